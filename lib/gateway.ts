@@ -1,0 +1,290 @@
+import { join } from "node:path";
+import type { Config } from "./config.ts";
+import { type DiscoveredProvider, type DiscoveryResult, discoverProviders } from "./discovery.ts";
+import type { Logger } from "./logger.ts";
+import { namespaceConflict } from "./namespaces.ts";
+import { fetchUpstreamSpec, loadSpecFile, type OpenApiDocument } from "./openapi/load.ts";
+import { NamespaceTable, type ProxyTarget } from "./proxy/table.ts";
+import { Registry, RegistryCorruptError } from "./registry.ts";
+import type { RuntimeAdapter } from "./runtime/index.ts";
+import { RuntimeRegistry } from "./runtimes.ts";
+import { ProviderSupervisor } from "./supervisor/provider.ts";
+import type { ProviderView, StatusEvent } from "./supervisor/status.ts";
+
+/** A provider the gateway knows, with what it knows about its spec. */
+export interface ProviderEntry {
+  supervisor: ProviderSupervisor;
+  discovered: DiscoveredProvider;
+  /** True when the manifest names something to run (binary, entry). */
+  launchable: boolean;
+  spec?: OpenApiDocument;
+  specWarnings: string[];
+}
+
+/**
+ * The gateway's state: providers found on disk, their supervisors, the registry, the routing
+ * table and the status event stream. The HTTP layer (routes/) reads it; main.ts drives it.
+ */
+export class Gateway {
+  readonly config: Config;
+  readonly runtimes = new RuntimeRegistry();
+  readonly registry: Registry;
+  readonly providers = new Map<string, ProviderEntry>();
+  /** Problems found while loading, for `check`, `smoke` and the logs. */
+  readonly problems: string[] = [];
+  table = new NamespaceTable([]);
+  /** Set once the listener is open; providers get it as CORE_GATEWAY_URL. */
+  url = "";
+  /** Bumped on every change that may alter the OpenAPI document. */
+  revision = 0;
+
+  readonly #adapter: RuntimeAdapter;
+  readonly #log: Logger;
+  readonly #listeners = new Set<(event: StatusEvent) => void>();
+
+  constructor(config: Config, deps: { adapter: RuntimeAdapter; logger: Logger }) {
+    this.config = config;
+    this.registry = new Registry(config.registryFile);
+    this.#adapter = deps.adapter;
+    this.#log = deps.logger;
+  }
+
+  /**
+   * Reads runtimes, registry and provider directories (or the `found` given, for `gateway check`).
+   * Never throws for a bad provider. With `persist: false` the registry file is read but never written.
+   */
+  load(options: { found?: DiscoveryResult; persist?: boolean } = {}): void {
+    const { config } = this;
+    try {
+      this.runtimes.loadFile(join(config.providersDir, "runtimes.yaml"));
+    } catch (error) {
+      this.#problem("error", (error as Error).message);
+    }
+    try {
+      this.registry.load();
+    } catch (error) {
+      if (!(error instanceof RegistryCorruptError)) throw error;
+      this.#problem("error", error.message);
+    }
+    const found = options.found ?? discoverProviders(config.providersDir);
+    for (const problem of found.problems) this.#problem(problem.level, problem.message, problem.code);
+
+    const mounted: Array<{ code: string; namespace: string }> = [];
+    const now = new Date().toISOString();
+    let registryChanged = false;
+    for (const discovered of found.providers) {
+      const { manifest } = discovered;
+      const entry = this.registry.get(manifest.code);
+      if (!entry || entry.source !== discovered.dir || entry.version !== manifest.version) {
+        this.registry.put({
+          code: manifest.code,
+          version: manifest.version,
+          enabled: entry?.enabled ?? true,
+          installed_at: entry?.installed_at ?? now,
+          source: discovered.dir,
+        });
+        registryChanged = true;
+      }
+      const supervisor = new ProviderSupervisor(manifest, discovered.dir, {
+        adapter: this.#adapter,
+        runtimes: this.runtimes,
+        logger: this.#log,
+        gatewayUrl: () => this.url,
+        baseEnv: providerBaseEnv(),
+        onStatus: (event) => this.#onStatus(event),
+      });
+      const launchable = manifest.runtime !== undefined && manifest.runtime !== "external";
+      const providerEntry: ProviderEntry = { supervisor, discovered, launchable, specWarnings: [] };
+      this.providers.set(manifest.code, providerEntry);
+
+      const conflict = namespaceConflict(manifest.namespace, mounted);
+      if (conflict) {
+        const message = `Provider "${manifest.code}" (${discovered.file}) is disabled: ${conflict}`;
+        this.#problem("error", message, manifest.code);
+        supervisor.disable("namespace conflict", message);
+        continue;
+      }
+      mounted.push({ code: manifest.code, namespace: manifest.namespace });
+      if (this.registry.get(manifest.code)?.enabled === false) {
+        supervisor.disable("disabled in the registry (gateway providers enable CODE to start it)");
+      } else if (manifest.runtime === "external") {
+        supervisor.status = "awaiting_agent";
+      } else if (launchable) {
+        try {
+          this.runtimes.resolve(manifest.runtime!);
+        } catch (error) {
+          const message = `Provider "${manifest.code}" (${discovered.file}): ${(error as Error).message}`;
+          this.#problem("error", message, manifest.code);
+          supervisor.disable("unknown runtime", message);
+        }
+      }
+      if (manifest.spec) {
+        try {
+          providerEntry.spec = loadSpecFile(manifest.spec, discovered.dir);
+        } catch (error) {
+          const message = `Cannot load spec of provider "${manifest.code}": ${(error as Error).message}`;
+          providerEntry.specWarnings.push(message);
+          this.#problem("warn", message, manifest.code);
+        }
+      }
+    }
+    if (registryChanged && options.persist !== false) {
+      try {
+        this.registry.save();
+      } catch (error) {
+        this.#problem("warn", `Cannot save registry ${this.registry.file}: ${(error as Error).message}`);
+      }
+    }
+    this.table = new NamespaceTable(
+      [...this.providers.values()]
+        .filter((entry) => mounted.some((m) => m.code === entry.supervisor.code))
+        .map((entry) => proxyTarget(entry.supervisor)),
+    );
+    this.revision++;
+  }
+
+  /** Starts every enabled provider; each waits for its `depends_on` to be ready first. */
+  start(): void {
+    const cycle = findDependencyProblems(this.providers);
+    for (const entry of this.#startable()) {
+      const { supervisor } = entry;
+      const problem = cycle.get(supervisor.code);
+      if (problem) {
+        supervisor.lastError = problem;
+        this.#problem("error", `Provider "${supervisor.code}" is not started: ${problem}`, supervisor.code);
+        supervisor.disable("dependency problem", problem);
+        continue;
+      }
+      void this.#startAfterDependencies(entry);
+    }
+  }
+
+  /** Resolves when every started provider is ready or has failed. */
+  async settled(): Promise<void> {
+    await Promise.all([...this.#startable()].map((entry) => entry.supervisor.settled()));
+  }
+
+  /** Stops every provider, dependents before their dependencies. */
+  async stop(): Promise<void> {
+    const remaining = new Map(this.providers);
+    while (remaining.size > 0) {
+      // A provider may stop once no provider still running depends on it.
+      const wave = [...remaining.values()].filter(
+        (entry) =>
+          ![...remaining.values()].some((other) => other.discovered.manifest.dependsOn.includes(entry.supervisor.code)),
+      );
+      const batch = wave.length > 0 ? wave : [...remaining.values()];
+      await Promise.all(batch.map((entry) => entry.supervisor.stop("gateway stopping")));
+      for (const entry of batch) remaining.delete(entry.supervisor.code);
+    }
+  }
+
+  /** Whether every enabled provider that runs here is ready, and which are not. */
+  readiness(): { ready: boolean; waiting: Array<{ code: string; status: string }> } {
+    const waiting = [...this.#startable()]
+      .filter((entry) => entry.supervisor.status !== "ready")
+      .map((entry) => ({ code: entry.supervisor.code, status: entry.supervisor.status }));
+    return { ready: waiting.length === 0, waiting };
+  }
+
+  views(): ProviderView[] {
+    return [...this.providers.values()].map((entry) => entry.supervisor.view());
+  }
+
+  /** Subscribes to status changes; returns the unsubscribe function. */
+  subscribe(listener: (event: StatusEvent) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  *#startable(): Iterable<ProviderEntry> {
+    for (const entry of this.providers.values()) {
+      if (entry.launchable && entry.supervisor.status !== "disabled") yield entry;
+    }
+  }
+
+  async #startAfterDependencies(entry: ProviderEntry): Promise<void> {
+    const { supervisor } = entry;
+    for (const code of entry.discovered.manifest.dependsOn) {
+      const dependency = this.providers.get(code)!.supervisor;
+      if (dependency.status !== "ready") {
+        supervisor.logs.push({ time: Date.now(), stream: "gateway", line: `waiting for dependency ${code}` });
+        await dependency.settled();
+      }
+      if (dependency.status !== "ready") {
+        const message = `dependency "${code}" is ${dependency.status}`;
+        supervisor.disable("dependency not ready", message);
+        return;
+      }
+    }
+    supervisor.start();
+  }
+
+  #onStatus(event: StatusEvent): void {
+    this.revision++;
+    if (event.to === "ready") void this.#refreshUpstreamSpec(event.code);
+    for (const listener of this.#listeners) listener(event);
+  }
+
+  async #refreshUpstreamSpec(code: string): Promise<void> {
+    const entry = this.providers.get(code);
+    if (!entry || entry.discovered.manifest.spec || !entry.supervisor.upstream) return;
+    try {
+      entry.spec = await fetchUpstreamSpec(entry.supervisor.upstream);
+      entry.specWarnings = [];
+    } catch (error) {
+      entry.specWarnings = [`No spec: ${(error as Error).message}`];
+    }
+    this.revision++;
+  }
+
+  #problem(level: "warn" | "error", message: string, code?: string): void {
+    this.problems.push(message);
+    this.#log.log(level, message, code ? { provider: code } : undefined);
+  }
+}
+
+function proxyTarget(supervisor: ProviderSupervisor): ProxyTarget {
+  return {
+    code: supervisor.code,
+    namespace: supervisor.manifest.namespace,
+    upstream: () => (supervisor.status === "ready" ? supervisor.upstream : null),
+    status: () => supervisor.status,
+    timeoutMs: supervisor.manifest.timeoutMs,
+  };
+}
+
+function providerBaseEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    // A provider must never inherit the compiled gateway's switch into the bun CLI by accident.
+    if (value !== undefined && key !== "BUN_BE_BUN") env[key] = value;
+  }
+  return env;
+}
+
+/** Unknown dependencies and cycles, by provider code. */
+function findDependencyProblems(providers: Map<string, ProviderEntry>): Map<string, string> {
+  const problems = new Map<string, string>();
+  for (const [code, entry] of providers) {
+    for (const dependency of entry.discovered.manifest.dependsOn) {
+      if (!providers.has(dependency)) problems.set(code, `depends_on names unknown provider "${dependency}"`);
+    }
+  }
+  const state = new Map<string, "visiting" | "done">();
+  const visit = (code: string, path: string[]): void => {
+    if (state.get(code) === "done") return;
+    if (state.get(code) === "visiting") {
+      const cycle = [...path.slice(path.indexOf(code)), code];
+      for (const member of cycle) problems.set(member, `depends_on forms a cycle: ${cycle.join(" -> ")}`);
+      return;
+    }
+    state.set(code, "visiting");
+    for (const dependency of providers.get(code)?.discovered.manifest.dependsOn ?? []) {
+      if (providers.has(dependency)) visit(dependency, [...path, code]);
+    }
+    state.set(code, "done");
+  };
+  for (const code of providers.keys()) visit(code, []);
+  return problems;
+}

@@ -1,0 +1,57 @@
+/** What the proxy needs to know of a mounted provider; built once at mount time. */
+export interface ProxyTarget {
+  code: string;
+  namespace: string;
+  /** `http://127.0.0.1:PORT` (or an external agent's URL) while ready, else `null`. */
+  upstream(): string | null;
+  /** The provider's status, for the 503 detail. */
+  status(): string;
+  /** Time allowed for the upstream's response headers before 504. */
+  timeoutMs: number;
+}
+
+export interface RouteMatch {
+  target: ProxyTarget;
+  /** The path after the namespace, always starting with `/`. */
+  rest: string;
+}
+
+/**
+ * Maps request paths to providers by segment-exact namespace prefix. Lookup costs one map probe
+ * per `/` in the path, whatever the number of namespaces.
+ */
+export class NamespaceTable {
+  readonly #byNamespace = new Map<string, ProxyTarget>();
+
+  constructor(targets: Iterable<ProxyTarget>) {
+    for (const target of targets) this.#byNamespace.set(target.namespace, target);
+  }
+
+  get size(): number {
+    return this.#byNamespace.size;
+  }
+
+  /** The provider whose namespace holds `path` (a path without query), if any. */
+  match(path: string): RouteMatch | undefined {
+    let slash = path.indexOf("/", 1);
+    while (slash !== -1) {
+      const target = this.#byNamespace.get(path.slice(0, slash));
+      if (target) return { target, rest: path.slice(slash) };
+      slash = path.indexOf("/", slash + 1);
+    }
+    const target = this.#byNamespace.get(path);
+    return target ? { target, rest: "/" } : undefined;
+  }
+}
+
+/** Splits a request URL into its path and its query (with `?`), byte for byte, without re-encoding. */
+export function splitRequestUrl(url: string): { path: string; query: string } {
+  const schemeEnd = url.indexOf("://");
+  const pathStart = schemeEnd === -1 ? 0 : url.indexOf("/", schemeEnd + 3);
+  if (pathStart === -1) return { path: "/", query: "" };
+  const hash = url.indexOf("#", pathStart);
+  const end = hash === -1 ? url.length : hash;
+  const queryStart = url.indexOf("?", pathStart);
+  if (queryStart === -1 || queryStart > end) return { path: url.slice(pathStart, end), query: "" };
+  return { path: url.slice(pathStart, queryStart), query: url.slice(queryStart, end) };
+}

@@ -1,0 +1,123 @@
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
+import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
+import { z } from "zod";
+
+const ExternalSchema = z.strictObject({
+  /** sha256 of the provider token, hex; the token itself is never stored. */
+  token_sha256: z.string(),
+  url: z.string().optional(),
+  namespace: z.string().optional(),
+  name: z.string().optional(),
+});
+
+export const RegistryEntrySchema = z.strictObject({
+  code: z.string(),
+  version: z.string().optional(),
+  enabled: z.boolean().default(true),
+  installed_at: z.string(),
+  /** Absolute provider directory, for discovered providers. */
+  source: z.string().optional(),
+  external: ExternalSchema.optional(),
+});
+export type RegistryEntry = z.infer<typeof RegistryEntrySchema>;
+
+const RegistryFileSchema = z.strictObject({
+  version: z.literal(1).default(1),
+  providers: z.array(RegistryEntrySchema).default([]),
+});
+
+/** Raised when the registry file exists but cannot be used; it has been moved to `keptAs`. */
+export class RegistryCorruptError extends Error {
+  override name = "RegistryCorruptError";
+  constructor(
+    readonly file: string,
+    readonly keptAs: string,
+    readonly reason: string,
+  ) {
+    super(`Cannot read registry ${file}: ${reason}; it was kept aside as ${keptAs} and a new one is started`);
+  }
+}
+
+/**
+ * `registry.yaml`: which providers are installed and whether they are enabled. Every save is
+ * atomic (temp file, fsync, rename), so a crash mid-write leaves the previous file whole.
+ */
+export class Registry {
+  readonly file: string;
+  #entries = new Map<string, RegistryEntry>();
+
+  constructor(file: string) {
+    this.file = file;
+  }
+
+  /**
+   * Reads the file. A missing file is an empty registry. A corrupt one is renamed to
+   * `registry.yaml.bad-<time>` (never deleted nor overwritten) and reported by throwing
+   * {@link RegistryCorruptError} after the registry has been reset to empty.
+   */
+  load(): void {
+    let text: string;
+    try {
+      text = readFileSync(this.file, "utf8");
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") {
+        this.#entries.clear();
+        return;
+      }
+      throw error;
+    }
+    let reason: string | undefined;
+    let parsed: z.infer<typeof RegistryFileSchema> | undefined;
+    try {
+      const data = parseYaml(text) ?? {};
+      const result = RegistryFileSchema.safeParse(data);
+      if (result.success) parsed = result.data;
+      else {
+        const issue = result.error.issues[0]!;
+        reason = `field "${issue.path.join(".")}" ${issue.message}`;
+      }
+    } catch (error) {
+      reason = `it is not valid YAML (${(error as Error).message.split("\n")[0]})`;
+    }
+    if (!parsed) {
+      const keptAs = `${this.file}.bad-${new Date().toISOString().replace(/[:.]/g, "-")}`;
+      renameSync(this.file, keptAs);
+      this.#entries.clear();
+      throw new RegistryCorruptError(this.file, keptAs, reason ?? "unknown reason");
+    }
+    this.#entries = new Map(parsed.providers.map((entry) => [entry.code, entry]));
+  }
+
+  /** Writes the registry atomically. */
+  save(): void {
+    const body = stringifyYaml({ version: 1, providers: this.list() });
+    const temp = join(dirname(this.file), `.${basename(this.file)}.${process.pid}.${Date.now()}.tmp`);
+    const fd = openSync(temp, "w", 0o600);
+    try {
+      writeSync(fd, `# Written by the gateway; edit with \`gateway providers\` or by hand while it is stopped.\n${body}`);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(temp, this.file);
+  }
+
+  list(): RegistryEntry[] {
+    return [...this.#entries.values()].sort((a, b) => (a.code < b.code ? -1 : 1));
+  }
+
+  get(code: string): RegistryEntry | undefined {
+    return this.#entries.get(code);
+  }
+
+  /** Adds or replaces the entry with `entry.code`. */
+  put(entry: RegistryEntry): void {
+    this.#entries.set(entry.code, RegistryEntrySchema.parse(entry));
+  }
+
+  /** Removes an entry; returns whether it existed. */
+  remove(code: string): boolean {
+    return this.#entries.delete(code);
+  }
+}

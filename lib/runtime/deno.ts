@@ -1,0 +1,103 @@
+import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { ChildProcess, ExitInfo, HttpServer, RuntimeAdapter, ServeOptions, SpawnOptions } from "./types.ts";
+
+/** The slice of the Deno namespace this adapter uses (typed here so `tsc` needs no Deno types). */
+interface DenoApi {
+  Command: new (
+    cmd: string,
+    options: {
+      args: string[];
+      cwd: string;
+      env: Record<string, string>;
+      clearEnv: boolean;
+      stdin: "null";
+      stdout: "piped";
+      stderr: "piped";
+      detached: boolean;
+    },
+  ) => {
+    spawn(): {
+      pid: number;
+      stdout: ReadableStream<Uint8Array>;
+      stderr: ReadableStream<Uint8Array>;
+      status: Promise<{ code: number; signal: string | null }>;
+    };
+  };
+  kill(pid: number, signal: string): void;
+  serve(
+    options: { hostname: string; port: number; onListen?: (addr: { hostname: string; port: number }) => void },
+    handler: (request: Request, info: { remoteAddr: { hostname: string } }) => Response | Promise<Response>,
+  ): { finished: Promise<void>; shutdown(): Promise<void>; addr: { hostname: string; port: number } };
+  addSignalListener(signal: string, handler: () => void): void;
+  args: string[];
+  exit(code: number): never;
+}
+
+const Deno = (globalThis as unknown as { Deno: DenoApi }).Deno;
+
+/** Runtime adapter for running `main.ts` under Deno. */
+export const denoAdapter: RuntimeAdapter = {
+  name: "deno",
+
+  spawn(options: SpawnOptions): ChildProcess {
+    const [program, ...args] = options.cmd;
+    const child = new Deno.Command(program!, {
+      args,
+      cwd: options.cwd,
+      env: options.env,
+      clearEnv: true,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      detached: true,
+    }).spawn();
+    const exited = child.status.then(
+      (status): ExitInfo => ({ code: status.signal ? null : status.code, signal: status.signal }),
+    );
+    return { pid: child.pid, stdout: child.stdout, stderr: child.stderr, exited };
+  },
+
+  killGroup(pid, signal) {
+    try {
+      Deno.kill(-pid, signal);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+
+  async serve(options: ServeOptions): Promise<HttpServer> {
+    let resolveListening: (addr: { hostname: string; port: number }) => void = () => {};
+    const listening = new Promise<{ hostname: string; port: number }>((resolve) => {
+      resolveListening = resolve;
+    });
+    const server = Deno.serve(
+      { hostname: options.hostname, port: options.port, onListen: (addr) => resolveListening(addr) },
+      (request, info) =>
+        options.fetch(request, { remoteAddress: info.remoteAddr.hostname, keepOpen: () => {} }),
+    );
+    const addr = await listening;
+    return { hostname: addr.hostname, port: addr.port, stop: () => server.shutdown() };
+  },
+
+  onSignal(signal, handler) {
+    Deno.addSignalListener(signal, handler);
+  },
+
+  bunCommand() {
+    // Deno has no embedded Bun: use the one npm installed beside the gateway, else bun on PATH.
+    const here = dirname(fileURLToPath(import.meta.url));
+    const local = join(here, "..", "..", "node_modules", ".bin", "bun");
+    return { cmd: [existsSync(local) ? local : "bun"], env: {} };
+  },
+
+  args() {
+    return Deno.args;
+  },
+
+  exit(code): never {
+    return Deno.exit(code);
+  },
+};

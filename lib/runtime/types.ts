@@ -1,0 +1,62 @@
+/** What the gateway needs from the JavaScript runtime it runs on; one implementation per runtime. */
+
+export interface SpawnOptions {
+  cmd: string[];
+  cwd: string;
+  env: Record<string, string>;
+}
+
+export interface ExitInfo {
+  /** Exit code, or `null` when a signal ended the process. */
+  code: number | null;
+  /** Signal name such as `SIGSEGV`, or `null`. */
+  signal: string | null;
+}
+
+export interface ChildProcess {
+  pid: number;
+  stdout: ReadableStream<Uint8Array>;
+  stderr: ReadableStream<Uint8Array>;
+  exited: Promise<ExitInfo>;
+}
+
+/** Per-request facts the server adds for the HTTP layer. */
+export interface RequestContext {
+  remoteAddress: string;
+  /** Lifts the server's idle timeout for this request (long-lived streams such as SSE). */
+  keepOpen(): void;
+}
+
+export type FetchHandler = (request: Request, context: RequestContext) => Response | Promise<Response>;
+
+export interface ServeOptions {
+  hostname: string;
+  port: number;
+  fetch: FetchHandler;
+  /** Largest request body accepted; `undefined` means no limit. */
+  maxRequestBodySize?: number;
+}
+
+export interface HttpServer {
+  hostname: string;
+  port: number;
+  /** Stops accepting; with `force`, also closes connections still open. */
+  stop(force?: boolean): Promise<void>;
+}
+
+export type SignalName = "SIGTERM" | "SIGINT" | "SIGHUP";
+
+export interface RuntimeAdapter {
+  readonly name: "bun" | "deno";
+  /** Starts a process in its own process group (so its whole tree can be signalled). */
+  spawn(options: SpawnOptions): ChildProcess;
+  /** Sends `signal` to every process in the group led by `pid`; false if none was there. */
+  killGroup(pid: number, signal: "SIGTERM" | "SIGKILL"): boolean;
+  serve(options: ServeOptions): Promise<HttpServer>;
+  onSignal(signal: SignalName, handler: () => void): void;
+  /** The command line and extra env that run the `bun` CLI (the gateway's own Bun when possible). */
+  bunCommand(): { cmd: string[]; env: Record<string, string> };
+  /** Command-line arguments after the program (and script) name. */
+  args(): string[];
+  exit(code: number): never;
+}

@@ -1,0 +1,374 @@
+import type { Logger } from "../logger.ts";
+import type { Manifest } from "../manifest.ts";
+import type { ChildProcess, ExitInfo, RuntimeAdapter } from "../runtime/index.ts";
+import { buildLaunchCommand, LaunchError, type RuntimeRegistry } from "../runtimes.ts";
+import { MAGIC_COOKIE, parseHandshake } from "./handshake.ts";
+import { LogRing, readLines } from "./logs.ts";
+import { freePort, probeHttp, probeTcp } from "./probe.ts";
+import { sleep } from "./sleep.ts";
+import type { ProviderStatus, ProviderView, StatusEvent } from "./status.ts";
+
+export interface SupervisorDeps {
+  adapter: RuntimeAdapter;
+  runtimes: RuntimeRegistry;
+  logger: Logger;
+  /** The gateway's own URL, given to providers as CORE_GATEWAY_URL. */
+  gatewayUrl: () => string;
+  /** The environment every provider inherits (the gateway's own). */
+  baseEnv: Record<string, string>;
+  onStatus: (event: StatusEvent) => void;
+}
+
+/** How one run of the process ended. */
+type RunOutcome =
+  | { kind: "exited"; exit: ExitInfo }
+  | { kind: "fatal"; error: string }
+  | { kind: "startup-timeout"; ms: number }
+  | { kind: "unhealthy" }
+  | { kind: "stopped" };
+
+/** First restart delay; doubled each consecutive restart, with ±20% jitter. */
+const BACKOFF_START_MS = 100;
+const BACKOFF_CAP_MS = 30_000;
+/** Ready this long and the consecutive-restart count (backoff and budget) starts again. */
+const STABLE_AFTER_MS = 60_000;
+
+/**
+ * Owns one provider's process: starts it, gates it on its health check, watches liveness,
+ * restarts it by its policy, and stops its whole process group. Every status change goes
+ * through {@link #setStatus}, which logs and publishes it.
+ */
+export class ProviderSupervisor {
+  readonly manifest: Manifest;
+  readonly dir: string;
+  readonly logs = new LogRing(1000);
+  status: ProviderStatus = "stopped";
+  port: number | null = null;
+  pid: number | null = null;
+  restarts = 0;
+  lastError: string | null = null;
+  /** `http://127.0.0.1:PORT` while a process is up; read by the proxy. */
+  upstream: string | null = null;
+
+  readonly #deps: SupervisorDeps;
+  readonly #log: Logger;
+  #child: ChildProcess | null = null;
+  #loop: Promise<void> | null = null;
+  #abort = new AbortController();
+  #consecutive = 0;
+  #settled: Array<() => void> = [];
+
+  constructor(manifest: Manifest, dir: string, deps: SupervisorDeps) {
+    this.manifest = manifest;
+    this.dir = dir;
+    this.#deps = deps;
+    this.#log = deps.logger.child({ provider: manifest.code });
+  }
+
+  get code(): string {
+    return this.manifest.code;
+  }
+
+  /** Marks a provider that will not be started (disabled in the registry, or refused). */
+  disable(reason: string, error?: string): void {
+    if (error) this.lastError = error;
+    this.#setStatus("disabled", reason);
+  }
+
+  /** Starts supervising. Resolves at once; use {@link settled} to wait for ready or failure. */
+  start(): void {
+    if (this.#loop) return;
+    this.#abort = new AbortController();
+    this.#consecutive = 0;
+    this.lastError = null;
+    this.#loop = this.#run().finally(() => {
+      this.#loop = null;
+    });
+  }
+
+  /** Resolves once the provider is ready, failed, stopped or disabled. */
+  settled(): Promise<void> {
+    if (!this.#loop || this.status === "ready" || this.status === "failed") return Promise.resolve();
+    return new Promise((resolve) => this.#settled.push(resolve));
+  }
+
+  /** Stops the provider and its whole process tree: SIGTERM, then SIGKILL after `stop_timeout`. */
+  async stop(reason = "stop requested"): Promise<void> {
+    this.#abort.abort();
+    await this.#terminate(reason);
+    await this.#loop;
+    if (this.status !== "disabled") this.#setStatus("stopped", reason);
+  }
+
+  async restart(): Promise<void> {
+    await this.stop("restart requested");
+    this.start();
+  }
+
+  view(): ProviderView {
+    const m = this.manifest;
+    return {
+      code: m.code,
+      name: m.name,
+      namespace: m.namespace,
+      runtime: m.runtime ?? null,
+      status: this.status,
+      upstream: this.upstream,
+      pid: this.pid,
+      port: this.port,
+      restarts: this.restarts,
+      version: m.version ?? null,
+      element: m.element ? { tag: m.element.tag, url: elementUrl(m.code, m.element.source) } : null,
+      last_error: this.lastError,
+    };
+  }
+
+  async #run(): Promise<void> {
+    const signal = this.#abort.signal;
+    for (;;) {
+      this.#setStatus("starting", this.restarts > 0 ? `start attempt ${this.#consecutive + 1}` : "starting");
+      // Each run has its own signal so its probe loops end with it, not only on stop().
+      const run = new AbortController();
+      const onStop = () => run.abort();
+      signal.addEventListener("abort", onStop, { once: true });
+      const outcome = await this.#runOnce(run.signal).finally(() => {
+        signal.removeEventListener("abort", onStop);
+        run.abort();
+      });
+      if (signal.aborted || outcome.kind === "stopped") return;
+      const reason = describeOutcome(outcome);
+      this.lastError = this.#withRecentLogs(reason);
+      if (outcome.kind === "fatal") {
+        this.#setStatus("failed", reason);
+        return;
+      }
+      const cleanExit = outcome.kind === "exited" && outcome.exit.code === 0;
+      const { policy, maxRestarts } = this.manifest.restart;
+      if (policy === "never" || (policy === "on-failure" && cleanExit)) {
+        this.#setStatus(cleanExit ? "stopped" : "failed", reason);
+        return;
+      }
+      if (this.#consecutive >= maxRestarts) {
+        this.lastError = this.#withRecentLogs(`${reason}; gave up after ${maxRestarts} restarts`);
+        this.#setStatus("failed", `${reason}; restart budget of ${maxRestarts} spent`);
+        return;
+      }
+      const delay = backoffDelay(this.#consecutive);
+      this.#consecutive++;
+      this.restarts++;
+      this.#setStatus("restarting", `${reason}; restarting in ${delay} ms`);
+      if (!(await sleep(delay, signal))) return;
+    }
+  }
+
+  /** One process lifetime: spawn, health gate, liveness, until it ends. */
+  async #runOnce(signal: AbortSignal): Promise<RunOutcome> {
+    const m = this.manifest;
+    let child: ChildProcess;
+    try {
+      const port = m.port || (await freePort());
+      const env: Record<string, string> = {
+        ...this.#deps.baseEnv,
+        PORT: String(port),
+        CORE_PROVIDER_NAME: m.code,
+        CORE_PROVIDER_NAMESPACE: m.namespace,
+        CORE_GATEWAY_URL: this.#deps.gatewayUrl(),
+        CORE_PROVIDER_MAGIC_COOKIE: MAGIC_COOKIE,
+        ...m.env,
+      };
+      const runtime = this.#deps.runtimes.resolve(m.runtime ?? "");
+      const launch = buildLaunchCommand(runtime, {
+        manifest: m,
+        dir: this.dir,
+        port,
+        env,
+        bun: this.#deps.adapter.bunCommand(),
+      });
+      this.#log.debug("spawning", { cmd: launch.cmd.join(" ") });
+      child = this.#deps.adapter.spawn({ cmd: launch.cmd, cwd: this.dir, env: launch.env });
+      this.port = port;
+    } catch (error) {
+      const message = error instanceof LaunchError ? error.message : `Cannot start: ${(error as Error).message}`;
+      return { kind: "fatal", error: message };
+    }
+    this.#child = child;
+    this.pid = child.pid;
+    this.upstream = null;
+
+    let handshakeError: string | null = null;
+    let handshakeSeen = false;
+    const handshakeFailed = new Promise<void>((resolve) => {
+      let first = true;
+      void readLines(child.stdout, (line) => {
+        if (first) {
+          first = false;
+          const handshake = parseHandshake(line);
+          if (handshake) {
+            handshakeSeen = true;
+            if (handshake.ok) this.port = handshake.port;
+            else {
+              handshakeError = handshake.error;
+              resolve();
+            }
+            return;
+          }
+        }
+        this.#providerLine("stdout", line);
+      });
+    });
+    void readLines(child.stderr, (line) => this.#providerLine("stderr", line));
+
+    const exited = child.exited.then((exit) => ({ kind: "exited" as const, exit }));
+    const startedAt = Date.now();
+    const ready = this.#waitReady(signal, startedAt);
+    const first = await Promise.race([
+      exited,
+      ready,
+      handshakeFailed.then(() => ({ kind: "handshake" as const })),
+      aborted(signal),
+    ]);
+    if (first.kind !== "ready") {
+      // Leave no process behind, whatever ended this run.
+      await this.#terminate(first.kind === "exited" ? "process exited" : "run ended");
+      this.#child = null;
+      this.pid = null;
+      if (first.kind === "exited") return first;
+      if (first.kind === "handshake") return { kind: "fatal", error: handshakeError ?? "handshake failed" };
+      if (first.kind === "timeout") return { kind: "startup-timeout", ms: m.health.startupTimeoutMs };
+      return { kind: "stopped" };
+    }
+    this.upstream = `http://127.0.0.1:${this.port}`;
+    this.#setStatus(
+      "ready",
+      `healthy after ${Date.now() - startedAt} ms on port ${this.port}${handshakeSeen ? " (handshake)" : ""}`,
+    );
+    const outcome = await Promise.race([exited, this.#watchLiveness(signal), aborted(signal)]);
+    this.upstream = null;
+    await this.#terminate("run ended");
+    this.#child = null;
+    this.pid = null;
+    if (outcome.kind === "aborted") return { kind: "stopped" };
+    return outcome;
+  }
+
+  /** Polls the health check until it passes or `startup_timeout` runs out. */
+  async #waitReady(signal: AbortSignal, startedAt: number): Promise<{ kind: "ready" } | { kind: "timeout" }> {
+    const { health } = this.manifest;
+    let pause = 10;
+    while (!signal.aborted) {
+      const left = startedAt + health.startupTimeoutMs - Date.now();
+      if (left <= 0) return { kind: "timeout" };
+      if (await this.#probe(Math.min(health.timeoutMs, left))) return { kind: "ready" };
+      // Poll fast at first (most providers are up within tens of ms), then ease off.
+      await sleep(Math.min(pause, Math.max(0, startedAt + health.startupTimeoutMs - Date.now())), signal);
+      pause = Math.min(Math.ceil(pause * 1.5), 250);
+    }
+    return { kind: "timeout" };
+  }
+
+  /** Probes every `interval`; unhealthy after `failure_threshold` failures in a row, restart after as many more. */
+  async #watchLiveness(signal: AbortSignal): Promise<{ kind: "unhealthy" }> {
+    const { health } = this.manifest;
+    let failures = 0;
+    const readySince = Date.now();
+    while (!signal.aborted) {
+      if (!(await sleep(health.intervalMs, signal))) break;
+      if (this.#consecutive > 0 && Date.now() - readySince > STABLE_AFTER_MS) this.#consecutive = 0;
+      if (await this.#probe(health.timeoutMs)) {
+        if (failures >= health.failureThreshold) this.#setStatus("ready", "health check passes again");
+        failures = 0;
+        continue;
+      }
+      failures++;
+      if (failures === health.failureThreshold) {
+        this.#setStatus("unhealthy", `health check failed ${failures} times in a row`);
+      } else if (failures >= 2 * health.failureThreshold && this.manifest.restart.policy !== "never") {
+        return { kind: "unhealthy" };
+      }
+    }
+    return new Promise(() => {});
+  }
+
+  #probe(timeoutMs: number): Promise<boolean> {
+    const port = this.port ?? 0;
+    const path = this.manifest.health.path;
+    return path ? probeHttp(`http://127.0.0.1:${port}${path}`, timeoutMs) : probeTcp(port, timeoutMs);
+  }
+
+  /** Signals the process group: SIGTERM, then SIGKILL after the grace period. */
+  async #terminate(reason: string): Promise<void> {
+    const child = this.#child;
+    if (!child) return;
+    const { adapter } = this.#deps;
+    adapter.killGroup(child.pid, "SIGTERM");
+    const graceful = await Promise.race([
+      child.exited.then(() => true),
+      sleep(this.manifest.stopTimeoutMs).then(() => false),
+    ]);
+    if (!graceful) this.#log.warn("did not stop within stop_timeout; sending SIGKILL", { reason });
+    // The leader may be gone while children it forked live on in its group: end them too.
+    adapter.killGroup(child.pid, "SIGKILL");
+    await child.exited;
+  }
+
+  #providerLine(stream: "stdout" | "stderr", line: string): void {
+    this.logs.push({ time: Date.now(), stream, line });
+    this.#log.info(line, { stream });
+  }
+
+  #withRecentLogs(reason: string): string {
+    const recent = this.logs
+      .tail(5)
+      .filter((entry) => entry.stream !== "gateway")
+      .map((entry) => entry.line);
+    return recent.length ? `${reason}; last output: ${recent.join(" | ")}` : reason;
+  }
+
+  #setStatus(to: ProviderStatus, reason: string): void {
+    const from = this.status;
+    if (from === to) return;
+    this.status = to;
+    this.logs.push({ time: Date.now(), stream: "gateway", line: `${from} -> ${to}: ${reason}` });
+    const level = to === "failed" || to === "unhealthy" ? "error" : to === "restarting" ? "warn" : "info";
+    this.#log.log(level, `${to}: ${reason}`);
+    this.#deps.onStatus({ code: this.code, from, to, reason, time: new Date().toISOString() });
+    if (to === "ready" || to === "failed" || to === "stopped" || to === "disabled") {
+      for (const resolve of this.#settled.splice(0)) resolve();
+    }
+  }
+}
+
+/** The URL an element's source file is served at. */
+export function elementUrl(code: string, source: string): string {
+  const clean = source.replace(/^\.\//, "");
+  return `/assets/${code}/${clean}`;
+}
+
+function aborted(signal: AbortSignal): Promise<{ kind: "aborted" }> {
+  return new Promise((resolve) => {
+    if (signal.aborted) resolve({ kind: "aborted" });
+    else signal.addEventListener("abort", () => resolve({ kind: "aborted" }), { once: true });
+  });
+}
+
+function backoffDelay(attempt: number): number {
+  const base = Math.min(BACKOFF_CAP_MS, BACKOFF_START_MS * 2 ** attempt);
+  return Math.round(base * (0.8 + Math.random() * 0.4));
+}
+
+function describeOutcome(outcome: RunOutcome): string {
+  switch (outcome.kind) {
+    case "exited":
+      return outcome.exit.signal
+        ? `process was killed by ${outcome.exit.signal}`
+        : `process exited with code ${outcome.exit.code}`;
+    case "fatal":
+      return outcome.error;
+    case "startup-timeout":
+      return `health check did not pass within startup_timeout (${outcome.ms} ms)`;
+    case "unhealthy":
+      return "health check kept failing";
+    case "stopped":
+      return "stopped";
+  }
+}

@@ -1,0 +1,38 @@
+/** A provider's lifecycle states, as the contract names them. */
+export const PROVIDER_STATUSES = [
+  "disabled",
+  "starting",
+  "ready",
+  "unhealthy",
+  "restarting",
+  "failed",
+  "stopped",
+  "awaiting_agent",
+] as const;
+export type ProviderStatus = (typeof PROVIDER_STATUSES)[number];
+
+/** Published on every status change. */
+export interface StatusEvent {
+  code: string;
+  from: ProviderStatus;
+  to: ProviderStatus;
+  reason: string;
+  /** ISO time. */
+  time: string;
+}
+
+/** The Provider object of the admin API. */
+export interface ProviderView {
+  code: string;
+  name: string;
+  namespace: string;
+  runtime: string | null;
+  status: ProviderStatus;
+  upstream: string | null;
+  pid: number | null;
+  port: number | null;
+  restarts: number;
+  version: string | null;
+  element: { tag: string; url: string } | null;
+  last_error: string | null;
+}

@@ -1,0 +1,52 @@
+/**
+ * gateway: flags → config → command. The only place that exits the process.
+ */
+import packageJson from "./package.json" with { type: "json" };
+import { check } from "./lib/commands/check.ts";
+import { healthcheck } from "./lib/commands/healthcheck.ts";
+import { providersCommand } from "./lib/commands/providers.ts";
+import { serve } from "./lib/commands/serve.ts";
+import { smoke } from "./lib/commands/smoke.ts";
+import { parseCommandLine, USAGE, UsageError } from "./lib/config.ts";
+import { runtime } from "./lib/runtime/index.ts";
+
+const VERSION: string = packageJson.version;
+
+async function main(): Promise<number> {
+  let command: ReturnType<typeof parseCommandLine>;
+  try {
+    command = parseCommandLine(runtime.args(), process.env);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`gateway: ${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
+  switch (command.kind) {
+    case "help":
+      process.stdout.write(USAGE);
+      return 0;
+    case "version":
+      process.stdout.write(`gateway ${VERSION} (${runtime.name})\n`);
+      return 0;
+    case "healthcheck":
+      return healthcheck(command.url);
+    case "providers":
+      return providersCommand(command.action, command.code, command.config);
+    case "check":
+      return check(command.dir, command.config, runtime, VERSION);
+    case "smoke":
+      return smoke(command.config, runtime, VERSION);
+    case "serve":
+      return serve(command.config, runtime, VERSION);
+  }
+}
+
+main().then(
+  (code) => runtime.exit(code),
+  (error) => {
+    process.stderr.write(`gateway: unexpected failure: ${(error as Error).stack ?? error}\n`);
+    runtime.exit(1);
+  },
+);

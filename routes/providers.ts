@@ -1,0 +1,106 @@
+import { Hono } from "hono";
+import { z } from "zod";
+import type { Gateway } from "../lib/gateway.ts";
+import { HttpProblem } from "../lib/problem.ts";
+import { elementUrl } from "../lib/supervisor/provider.ts";
+import { requireAdmin } from "./auth.ts";
+import type { AppEnv } from "./env.ts";
+
+const TailQuery = z.strictObject({ tail: z.coerce.number().int().min(1).max(10_000).default(100) });
+
+/** The admin API under `/_gateway`. */
+export function providerRoutes(gateway: Gateway): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  const admin = requireAdmin(gateway.config);
+  const find = (code: string) => {
+    const entry = gateway.providers.get(code);
+    if (!entry) throw new HttpProblem(404, `No provider "${code}"; GET /_gateway/providers lists them`);
+    return entry;
+  };
+
+  app.get("/_gateway/providers", (c) => c.json({ providers: gateway.views() }));
+  app.get("/_gateway/providers/:code", (c) => c.json(find(c.req.param("code")).supervisor.view()));
+
+  app.get("/_gateway/providers/:code/logs", (c) => {
+    const entry = find(c.req.param("code"));
+    const query = TailQuery.safeParse(c.req.query());
+    if (!query.success) {
+      const issue = query.error.issues[0]!;
+      throw new HttpProblem(400, `Query parameter "${issue.path.join(".") || "?"}": ${issue.message}`);
+    }
+    const lines = entry.supervisor.logs.tail(query.data.tail).map((line) => ({
+      time: new Date(line.time).toISOString(),
+      stream: line.stream,
+      line: line.line,
+    }));
+    return c.json({ provider: entry.supervisor.code, lines });
+  });
+
+  for (const action of ["start", "stop", "restart"] as const) {
+    app.post(`/_gateway/providers/:code/${action}`, admin, (c) => {
+      const entry = find(c.req.param("code"));
+      const { supervisor } = entry;
+      if (!entry.launchable) {
+        throw new HttpProblem(
+          501,
+          `Provider "${supervisor.code}" has runtime ${supervisor.manifest.runtime ?? "none"}, which the gateway does not run, so it cannot ${action} it`,
+        );
+      }
+      if (supervisor.status === "disabled" && action !== "stop") {
+        throw new HttpProblem(409, `Provider "${supervisor.code}" is disabled: ${supervisor.lastError ?? "see the registry"}`);
+      }
+      if (action === "start") supervisor.start();
+      else if (action === "stop") void supervisor.stop("stop requested over the admin API");
+      else void supervisor.restart();
+      return c.json({ accepted: action, provider: supervisor.view() }, 202);
+    });
+  }
+
+  app.get("/_gateway/runtimes", (c) =>
+    c.json({ runtimes: gateway.runtimes.list().map(({ name, description, requires, command, source }) => ({ name, description, requires, command, source })) }),
+  );
+
+  app.get("/_gateway/elements", (c) =>
+    c.json(
+      [...gateway.providers.values()]
+        .filter((entry) => entry.discovered.manifest.element && entry.supervisor.status !== "disabled")
+        .map((entry) => {
+          const { code, element } = entry.discovered.manifest;
+          return { provider: code, tag: element!.tag, url: elementUrl(code, element!.source) };
+        }),
+    ),
+  );
+
+  app.get("/_gateway/events", (c) => {
+    c.env.context.keepOpen();
+    const encoder = new TextEncoder();
+    let unsubscribe = () => {};
+    let ping: ReturnType<typeof setInterval> | undefined;
+    const stream = new ReadableStream<Uint8Array>({
+      start(controller) {
+        const send = (text: string) => {
+          try {
+            controller.enqueue(encoder.encode(text));
+          } catch {
+            unsubscribe();
+          }
+        };
+        for (const view of gateway.views()) {
+          send(`event: snapshot\ndata: ${JSON.stringify({ code: view.code, status: view.status })}\n\n`);
+        }
+        unsubscribe = gateway.subscribe((event) => send(`event: status\ndata: ${JSON.stringify(event)}\n\n`));
+        // A comment line now and then keeps intermediaries from closing a quiet stream.
+        ping = setInterval(() => send(": ping\n\n"), 15_000);
+      },
+      cancel() {
+        unsubscribe();
+        clearInterval(ping);
+      },
+    });
+    return new Response(stream, {
+      headers: { "content-type": "text/event-stream", "cache-control": "no-cache" },
+    });
+  });
+
+  return app;
+}
