@@ -1,7 +1,7 @@
 /**
  * gateway: flags → config → command. The only place that exits the process.
  */
-import packageJson from "./package.json" with { type: "json" };
+
 import { check } from "./lib/commands/check.ts";
 import { healthcheck } from "./lib/commands/healthcheck.ts";
 import { providersCommand } from "./lib/commands/providers.ts";
@@ -9,6 +9,7 @@ import { serve } from "./lib/commands/serve.ts";
 import { smoke } from "./lib/commands/smoke.ts";
 import { parseCommandLine, USAGE, UsageError } from "./lib/config.ts";
 import { runtime } from "./lib/runtime/index.ts";
+import packageJson from "./package.json" with { type: "json" };
 
 const VERSION: string = packageJson.version;
 

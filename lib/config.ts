@@ -95,7 +95,9 @@ export function parseCommandLine(argv: string[], env: Record<string, string | un
         booleans.add(name);
       } else {
         const hint = closest(name, [...Object.keys(VALUE_FLAGS), ...BOOLEAN_FLAGS]);
-        throw new UsageError(`Unknown flag ${name}${hint ? ` (did you mean ${hint}?)` : ""}; see gateway --help`);
+        throw new UsageError(
+          `Unknown flag ${name}${hint ? ` (did you mean ${hint}?)` : ""}; see gateway --help`,
+        );
       }
       continue;
     }
@@ -107,7 +109,9 @@ export function parseCommandLine(argv: string[], env: Record<string, string | un
   const command = positionals.shift() ?? "serve";
   if (!(COMMANDS as readonly string[]).includes(command)) {
     const hint = closest(command, COMMANDS);
-    throw new UsageError(`Unknown command "${command}"${hint ? ` (did you mean "${hint}"?)` : ""}; see gateway --help`);
+    throw new UsageError(
+      `Unknown command "${command}"${hint ? ` (did you mean "${hint}"?)` : ""}; see gateway --help`,
+    );
   }
   const pick = (flag: ValueFlag): string | undefined => {
     const fromFlag = values.get(flag);
@@ -134,7 +138,9 @@ export function parseCommandLine(argv: string[], env: Record<string, string | un
     case "providers": {
       const action = positionals.shift();
       if (action !== "list" && action !== "enable" && action !== "disable" && action !== "remove") {
-        throw new UsageError(`gateway providers needs list, enable, disable or remove (got ${action ?? "nothing"})`);
+        throw new UsageError(
+          `gateway providers needs list, enable, disable or remove (got ${action ?? "nothing"})`,
+        );
       }
       if (action === "list") {
         expectPositionals("providers list", positionals, 0);
@@ -151,9 +157,12 @@ export function parseCommandLine(argv: string[], env: Record<string, string | un
 
 function expectPositionals(command: string, positionals: string[], count: number): void {
   if (positionals.length > count) {
-    throw new UsageError(`Unexpected argument "${positionals[count]}" for gateway ${command}; see gateway --help`);
+    throw new UsageError(
+      `Unexpected argument "${positionals[count]}" for gateway ${command}; see gateway --help`,
+    );
   }
-  if (positionals.length < count) throw new UsageError(`gateway ${command} needs ${count} argument(s); see gateway --help`);
+  if (positionals.length < count)
+    throw new UsageError(`gateway ${command} needs ${count} argument(s); see gateway --help`);
 }
 
 function buildConfig(
@@ -185,7 +194,8 @@ function buildConfig(
     }
   }
   const host = pick("--host") ?? "127.0.0.1";
-  if (!host || /[\s/]/.test(host)) throw new UsageError(`Invalid --host "${host}": use an address such as 127.0.0.1`);
+  if (!host || /[\s/]/.test(host))
+    throw new UsageError(`Invalid --host "${host}": use an address such as 127.0.0.1`);
   return {
     providersDir,
     host,

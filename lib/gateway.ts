@@ -171,7 +171,9 @@ export class Gateway {
       // A provider may stop once no provider still running depends on it.
       const wave = [...remaining.values()].filter(
         (entry) =>
-          ![...remaining.values()].some((other) => other.discovered.manifest.dependsOn.includes(entry.supervisor.code)),
+          ![...remaining.values()].some((other) =>
+            other.discovered.manifest.dependsOn.includes(entry.supervisor.code),
+          ),
       );
       const batch = wave.length > 0 ? wave : [...remaining.values()];
       await Promise.all(batch.map((entry) => entry.supervisor.stop("gateway stopping")));

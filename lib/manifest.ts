@@ -39,10 +39,7 @@ const duration = (fallback: string) =>
 
 const HealthSchema = z.object({
   /** HTTP path probed until it answers 2xx; without one, readiness is the port accepting connections. */
-  path: z
-    .string()
-    .regex(/^\//, "must start with /")
-    .optional(),
+  path: z.string().regex(/^\//, "must start with /").optional(),
   interval: duration("1s"),
   timeout: duration("2s"),
   startup_timeout: duration("30s"),

@@ -26,7 +26,12 @@ const TITLES: Record<number, string> = {
 export function problemResponse(
   status: number,
   detail: string,
-  options: { title?: string; type?: string; headers?: Record<string, string>; extra?: Record<string, unknown> } = {},
+  options: {
+    title?: string;
+    type?: string;
+    headers?: Record<string, string>;
+    extra?: Record<string, unknown>;
+  } = {},
 ): Response {
   const body: Problem = {
     type: options.type ?? "about:blank",
@@ -47,7 +52,11 @@ export class HttpProblem extends Error {
   constructor(
     readonly status: number,
     readonly detail: string,
-    readonly options: { title?: string; headers?: Record<string, string>; extra?: Record<string, unknown> } = {},
+    readonly options: {
+      title?: string;
+      headers?: Record<string, string>;
+      extra?: Record<string, unknown>;
+    } = {},
   ) {
     super(detail);
   }

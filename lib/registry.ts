@@ -95,7 +95,10 @@ export class Registry {
     const temp = join(dirname(this.file), `.${basename(this.file)}.${process.pid}.${Date.now()}.tmp`);
     const fd = openSync(temp, "w", 0o600);
     try {
-      writeSync(fd, `# Written by the gateway; edit with \`gateway providers\` or by hand while it is stopped.\n${body}`);
+      writeSync(
+        fd,
+        `# Written by the gateway; edit with \`gateway providers\` or by hand while it is stopped.\n${body}`,
+      );
       fsyncSync(fd);
     } finally {
       closeSync(fd);

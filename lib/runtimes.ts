@@ -58,7 +58,8 @@ export class RuntimeRegistry {
       throw new Error(`Cannot load runtimes file ${file}: field "${issue.path.join(".")}" ${issue.message}`);
     }
     for (const [name, definition] of Object.entries(result.data.runtimes)) {
-      if (name === "external") throw new Error(`Cannot load runtimes file ${file}: "external" cannot be redefined`);
+      if (name === "external")
+        throw new Error(`Cannot load runtimes file ${file}: "external" cannot be redefined`);
       this.#runtimes.set(name, { ...definition, source: file });
     }
   }
@@ -111,7 +112,10 @@ export function buildLaunchCommand(
   };
   if (runtime.requires === "binary") {
     if (!manifest.binary) {
-      throw new LaunchError(`Runtime "${runtime.name}" needs a binary; add "binary: ./path/to/program"`, "binary");
+      throw new LaunchError(
+        `Runtime "${runtime.name}" needs a binary; add "binary: ./path/to/program"`,
+        "binary",
+      );
     }
     values.binary = [resolveBinary(manifest.binary, dir, env.PATH ?? "")];
   } else if (runtime.requires === "entry") {
@@ -124,7 +128,8 @@ export function buildLaunchCommand(
     const whole = /^\{(\w+)\}$/.exec(part);
     if (whole) {
       const value = values[whole[1]!];
-      if (!value) throw new LaunchError(`Runtime "${runtime.name}" uses an unknown placeholder ${part}`, "runtime");
+      if (!value)
+        throw new LaunchError(`Runtime "${runtime.name}" uses an unknown placeholder ${part}`, "runtime");
       return value;
     }
     return [part.replace(/\{(\w+)\}/g, (_, key: string) => values[key]?.join(" ") ?? `{${key}}`)];
@@ -152,7 +157,10 @@ export function resolveInsideDir(path: string, dir: string, field: string): stri
   requireFile(lexical, field);
   const real = realpathSync(lexical);
   if (!isInside(real, realpathSync(dir))) {
-    throw new LaunchError(`The ${field} is a link that leads out of the provider directory: ${path} -> ${real}`, field);
+    throw new LaunchError(
+      `The ${field} is a link that leads out of the provider directory: ${path} -> ${real}`,
+      field,
+    );
   }
   return lexical;
 }

@@ -31,6 +31,9 @@ export function requireAdmin(config: Config): MiddlewareHandler<AppEnv> {
 
 function isLoopback(address: string): boolean {
   return (
-    address === "localhost" || address === "::1" || address.startsWith("127.") || address.startsWith("::ffff:127.")
+    address === "localhost" ||
+    address === "::1" ||
+    address.startsWith("127.") ||
+    address.startsWith("::ffff:127.")
   );
 }

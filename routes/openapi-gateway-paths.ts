@@ -20,7 +20,12 @@ const action = (verb: string) => ({
 
 export const GATEWAY_PATHS: Record<string, unknown> = {
   "/healthz": {
-    get: { tags: ["gateway"], operationId: "gateway_healthz", summary: "The gateway runs", responses: { "200": { description: "OK" } } },
+    get: {
+      tags: ["gateway"],
+      operationId: "gateway_healthz",
+      summary: "The gateway runs",
+      responses: { "200": { description: "OK" } },
+    },
   },
   "/readyz": {
     get: {
@@ -42,7 +47,9 @@ export const GATEWAY_PATHS: Record<string, unknown> = {
             "application/json": {
               schema: {
                 type: "object",
-                properties: { providers: { type: "array", items: { $ref: "#/components/schemas/gateway_Provider" } } },
+                properties: {
+                  providers: { type: "array", items: { $ref: "#/components/schemas/gateway_Provider" } },
+                },
               },
             },
           },
@@ -64,7 +71,10 @@ export const GATEWAY_PATHS: Record<string, unknown> = {
       tags: ["gateway"],
       operationId: "gateway_providerLogs",
       summary: "Recent output lines of a provider",
-      parameters: [codeParameter, { name: "tail", in: "query", schema: { type: "integer", minimum: 1, default: 100 } }],
+      parameters: [
+        codeParameter,
+        { name: "tail", in: "query", schema: { type: "integer", minimum: 1, default: 100 } },
+      ],
       responses: { "200": { description: "Log lines" }, "404": problem },
     },
   },
@@ -80,10 +90,20 @@ export const GATEWAY_PATHS: Record<string, unknown> = {
     },
   },
   "/_gateway/runtimes": {
-    get: { tags: ["gateway"], operationId: "gateway_runtimes", summary: "The runtime registry", responses: { "200": { description: "Runtimes" } } },
+    get: {
+      tags: ["gateway"],
+      operationId: "gateway_runtimes",
+      summary: "The runtime registry",
+      responses: { "200": { description: "Runtimes" } },
+    },
   },
   "/_gateway/elements": {
-    get: { tags: ["gateway"], operationId: "gateway_elements", summary: "UI elements to load", responses: { "200": { description: "Elements" } } },
+    get: {
+      tags: ["gateway"],
+      operationId: "gateway_elements",
+      summary: "UI elements to load",
+      responses: { "200": { description: "Elements" } },
+    },
   },
 };
 
@@ -107,7 +127,16 @@ export const GATEWAY_SCHEMAS: Record<string, unknown> = {
       runtime: { type: ["string", "null"] },
       status: {
         type: "string",
-        enum: ["disabled", "starting", "ready", "unhealthy", "restarting", "failed", "stopped", "awaiting_agent"],
+        enum: [
+          "disabled",
+          "starting",
+          "ready",
+          "unhealthy",
+          "restarting",
+          "failed",
+          "stopped",
+          "awaiting_agent",
+        ],
       },
       upstream: { type: ["string", "null"] },
       pid: { type: ["integer", "null"] },

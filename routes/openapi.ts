@@ -35,7 +35,13 @@ export function openApiRoutes(gateway: Gateway, version: string): Hono<AppEnv> {
           warnings: entry.specWarnings,
         };
       }),
-      { title: "Gateway", version, serverUrl: gateway.url || "/", gatewayPaths: GATEWAY_PATHS, gatewaySchemas: GATEWAY_SCHEMAS },
+      {
+        title: "Gateway",
+        version,
+        serverUrl: gateway.url || "/",
+        gatewayPaths: GATEWAY_PATHS,
+        gatewaySchemas: GATEWAY_SCHEMAS,
+      },
     );
     const json = JSON.stringify(document, null, 2);
     const etag = `"${createHash("sha1").update(json).digest("base64url")}"`;
@@ -44,7 +50,8 @@ export function openApiRoutes(gateway: Gateway, version: string): Hono<AppEnv> {
   };
   const serve = (format: "json" | "yaml") => (c: { req: { header(name: string): string | undefined } }) => {
     const doc = current();
-    if (c.req.header("if-none-match") === doc.etag) return new Response(null, { status: 304, headers: { etag: doc.etag } });
+    if (c.req.header("if-none-match") === doc.etag)
+      return new Response(null, { status: 304, headers: { etag: doc.etag } });
     return new Response(format === "json" ? doc.json : doc.yaml, {
       headers: {
         "content-type": format === "json" ? "application/json" : "application/yaml",
@@ -59,7 +66,10 @@ export function openApiRoutes(gateway: Gateway, version: string): Hono<AppEnv> {
     const entry = gateway.providers.get(c.req.param("code"));
     if (!entry) throw new HttpProblem(404, `No provider "${c.req.param("code")}"`);
     if (!entry.spec) {
-      throw new HttpProblem(404, `Provider "${entry.supervisor.code}" has no spec: ${entry.specWarnings.join("; ") || "none loaded yet"}`);
+      throw new HttpProblem(
+        404,
+        `Provider "${entry.supervisor.code}" has no spec: ${entry.specWarnings.join("; ") || "none loaded yet"}`,
+      );
     }
     return c.json(entry.spec);
   });

@@ -47,7 +47,10 @@ export function providerRoutes(gateway: Gateway): Hono<AppEnv> {
         );
       }
       if (supervisor.status === "disabled" && action !== "stop") {
-        throw new HttpProblem(409, `Provider "${supervisor.code}" is disabled: ${supervisor.lastError ?? "see the registry"}`);
+        throw new HttpProblem(
+          409,
+          `Provider "${supervisor.code}" is disabled: ${supervisor.lastError ?? "see the registry"}`,
+        );
       }
       if (action === "start") supervisor.start();
       else if (action === "stop") void supervisor.stop("stop requested over the admin API");
@@ -57,7 +60,15 @@ export function providerRoutes(gateway: Gateway): Hono<AppEnv> {
   }
 
   app.get("/_gateway/runtimes", (c) =>
-    c.json({ runtimes: gateway.runtimes.list().map(({ name, description, requires, command, source }) => ({ name, description, requires, command, source })) }),
+    c.json({
+      runtimes: gateway.runtimes.list().map(({ name, description, requires, command, source }) => ({
+        name,
+        description,
+        requires,
+        command,
+        source,
+      })),
+    }),
   );
 
   app.get("/_gateway/elements", (c) =>

@@ -1,8 +1,8 @@
 import type { Context } from "hono";
 import type { Gateway } from "../lib/gateway.ts";
+import { problemResponse } from "../lib/problem.ts";
 import { forward } from "../lib/proxy/forward.ts";
 import { splitRequestUrl } from "../lib/proxy/table.ts";
-import { problemResponse } from "../lib/problem.ts";
 import type { AppEnv } from "./env.ts";
 
 /** The catch-all route: a request inside a provider's namespace goes to that provider. */

@@ -4,23 +4,40 @@ import { discoverProvider } from "../discovery.ts";
 import { Gateway } from "../gateway.ts";
 import { Logger } from "../logger.ts";
 import type { RuntimeAdapter } from "../runtime/index.ts";
-import { runChecks } from "./smoke.ts";
 import { startGateway } from "./serve.ts";
+import { runChecks } from "./smoke.ts";
 
 /**
  * `gateway check DIR`: validates one provider directory's manifest, starts it behind a private
  * gateway, checks health, proxying and spec, and stops it. Returns 0 when it conforms.
  */
-export async function check(dir: string, config: Config, adapter: RuntimeAdapter, version: string): Promise<number> {
-  const logger = new Logger({ level: config.logLevel === "info" ? "warn" : config.logLevel, format: config.logFormat });
+export async function check(
+  dir: string,
+  config: Config,
+  adapter: RuntimeAdapter,
+  version: string,
+): Promise<number> {
+  const logger = new Logger({
+    level: config.logLevel === "info" ? "warn" : config.logLevel,
+    format: config.logFormat,
+  });
   const found = discoverProvider(dir);
-  for (const problem of found.problems) process.stdout.write(`${problem.level === "error" ? "FAIL" : "warn"}  ${problem.message}\n`);
+  for (const problem of found.problems)
+    process.stdout.write(`${problem.level === "error" ? "FAIL" : "warn"}  ${problem.message}\n`);
   const provider = found.providers[0];
   if (!provider) return 1;
   const m = provider.manifest;
-  process.stdout.write(`ok    manifest ${provider.file}: ${m.code} (${m.name}), runtime ${m.runtime ?? "none"}, namespace ${m.namespace}\n`);
+  process.stdout.write(
+    `ok    manifest ${provider.file}: ${m.code} (${m.name}), runtime ${m.runtime ?? "none"}, namespace ${m.namespace}\n`,
+  );
   const gateway = new Gateway(
-    { ...config, providersDir: dirname(dir), registryFile: `${dir}/.gateway-check-registry.yaml`, host: "127.0.0.1", port: 0 },
+    {
+      ...config,
+      providersDir: dirname(dir),
+      registryFile: `${dir}/.gateway-check-registry.yaml`,
+      host: "127.0.0.1",
+      port: 0,
+    },
     { adapter, logger },
   );
   gateway.load({ found, persist: false });
@@ -36,7 +53,8 @@ export async function check(dir: string, config: Config, adapter: RuntimeAdapter
     });
   }
   await running.shutdown();
-  for (const c of checks) process.stdout.write(`${c.ok ? "ok  " : "FAIL"}  ${c.check.padEnd(7)}  ${c.detail}\n`);
+  for (const c of checks)
+    process.stdout.write(`${c.ok ? "ok  " : "FAIL"}  ${c.check.padEnd(7)}  ${c.detail}\n`);
   const failed = checks.filter((c) => !c.ok).length;
   process.stdout.write(`check: ${checks.length - failed} passed, ${failed} failed\n`);
   return failed === 0 ? 0 : 1;

@@ -3,7 +3,11 @@ import { discoverProviders } from "../discovery.ts";
 import { Registry, RegistryCorruptError } from "../registry.ts";
 
 /** `gateway providers list|enable|disable|remove`: edits the registry file. Returns the exit code. */
-export function providersCommand(action: "list" | "enable" | "disable" | "remove", code: string | undefined, config: Config): number {
+export function providersCommand(
+  action: "list" | "enable" | "disable" | "remove",
+  code: string | undefined,
+  config: Config,
+): number {
   const registry = new Registry(config.registryFile);
   try {
     registry.load();
@@ -37,9 +41,12 @@ export function providersCommand(action: "list" | "enable" | "disable" | "remove
     const width = Math.max(4, ...list.map((row) => row.code.length));
     process.stdout.write(`${"CODE".padEnd(width)}  ENABLED  VERSION   SOURCE\n`);
     for (const row of list) {
-      process.stdout.write(`${row.code.padEnd(width)}  ${(row.enabled ? "yes" : "no").padEnd(7)}  ${row.version.padEnd(8)}  ${row.source}\n`);
+      process.stdout.write(
+        `${row.code.padEnd(width)}  ${(row.enabled ? "yes" : "no").padEnd(7)}  ${row.version.padEnd(8)}  ${row.source}\n`,
+      );
     }
-    for (const problem of found.problems) if (problem.level === "error") process.stderr.write(`${problem.message}\n`);
+    for (const problem of found.problems)
+      if (problem.level === "error") process.stderr.write(`${problem.message}\n`);
     return 0;
   }
   const name = code!;

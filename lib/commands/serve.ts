@@ -1,8 +1,8 @@
+import { createApp } from "../../routes/app.ts";
 import type { Config } from "../config.ts";
 import { Gateway } from "../gateway.ts";
 import { Logger } from "../logger.ts";
 import type { HttpServer, RuntimeAdapter } from "../runtime/index.ts";
-import { createApp } from "../../routes/app.ts";
 
 /** How long in-flight requests may take to finish once a stop signal arrives. */
 const DRAIN_TIMEOUT_MS = 10_000;
@@ -42,7 +42,8 @@ export async function startGateway(
         drained.then(() => true),
         new Promise<boolean>((resolve) => setTimeout(() => resolve(false), DRAIN_TIMEOUT_MS)),
       ]);
-      if (!inTime) logger.warn(`In-flight requests did not finish within ${DRAIN_TIMEOUT_MS} ms; closing them`);
+      if (!inTime)
+        logger.warn(`In-flight requests did not finish within ${DRAIN_TIMEOUT_MS} ms; closing them`);
       await Promise.all([gateway.stop(), inTime ? undefined : server.stop(true)]);
     })();
     return stopping;
@@ -72,7 +73,9 @@ export async function serve(config: Config, adapter: RuntimeAdapter, version: st
     const onStop = (signal: string) => () => {
       signals++;
       if (signals > 1) {
-        logger.warn(`${signal} again: providers are being stopped already; they get SIGKILL after their grace period`);
+        logger.warn(
+          `${signal} again: providers are being stopped already; they get SIGKILL after their grace period`,
+        );
         return;
       }
       logger.info(`${signal}: stopping`);
@@ -84,7 +87,9 @@ export async function serve(config: Config, adapter: RuntimeAdapter, version: st
     adapter.onSignal("SIGTERM", onStop("SIGTERM"));
     adapter.onSignal("SIGINT", onStop("SIGINT"));
     adapter.onSignal("SIGHUP", () => {
-      logger.warn("SIGHUP: rescanning providers while running is not supported yet; restart the gateway to pick up changes");
+      logger.warn(
+        "SIGHUP: rescanning providers while running is not supported yet; restart the gateway to pick up changes",
+      );
     });
   });
 }

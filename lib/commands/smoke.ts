@@ -17,7 +17,10 @@ export interface SmokeCheck {
  * Returns 0 when every check passed.
  */
 export async function smoke(config: Config, adapter: RuntimeAdapter, version: string): Promise<number> {
-  const logger = new Logger({ level: config.logLevel === "info" ? "warn" : config.logLevel, format: config.logFormat });
+  const logger = new Logger({
+    level: config.logLevel === "info" ? "warn" : config.logLevel,
+    format: config.logFormat,
+  });
   let running: RunningGateway;
   try {
     running = await startGateway({ ...config, host: "127.0.0.1", port: 0 }, adapter, {
@@ -56,17 +59,32 @@ export async function runChecks(gateway: Gateway): Promise<SmokeCheck[]> {
       provider: manifest.code,
       check: "ready",
       ok: ready,
-      detail: ready ? `ready on port ${supervisor.port}` : `${supervisor.status}: ${supervisor.lastError ?? ""}`,
+      detail: ready
+        ? `ready on port ${supervisor.port}`
+        : `${supervisor.status}: ${supervisor.lastError ?? ""}`,
     });
     if (!ready) continue;
     const path = manifest.namespace + (manifest.health.path ?? "/");
     try {
-      const response = await fetch(gateway.url + path, { signal: AbortSignal.timeout(10_000), redirect: "manual" });
+      const response = await fetch(gateway.url + path, {
+        signal: AbortSignal.timeout(10_000),
+        redirect: "manual",
+      });
       await response.body?.cancel();
       const ok = response.status < 500;
-      checks.push({ provider: manifest.code, check: "proxy", ok, detail: `GET ${path} -> ${response.status}` });
+      checks.push({
+        provider: manifest.code,
+        check: "proxy",
+        ok,
+        detail: `GET ${path} -> ${response.status}`,
+      });
     } catch (error) {
-      checks.push({ provider: manifest.code, check: "proxy", ok: false, detail: `GET ${path}: ${(error as Error).message}` });
+      checks.push({
+        provider: manifest.code,
+        check: "proxy",
+        ok: false,
+        detail: `GET ${path}: ${(error as Error).message}`,
+      });
     }
   }
   try {
@@ -87,7 +105,9 @@ export async function runChecks(gateway: Gateway): Promise<SmokeCheck[]> {
 function printReport(checks: SmokeCheck[]): void {
   const width = Math.max(8, ...checks.map((check) => check.provider.length));
   for (const check of checks) {
-    process.stdout.write(`${check.ok ? "ok  " : "FAIL"}  ${check.provider.padEnd(width)}  ${check.check.padEnd(7)}  ${check.detail}\n`);
+    process.stdout.write(
+      `${check.ok ? "ok  " : "FAIL"}  ${check.provider.padEnd(width)}  ${check.check.padEnd(7)}  ${check.detail}\n`,
+    );
   }
   const failed = checks.filter((check) => !check.ok).length;
   process.stdout.write(`smoke: ${checks.length - failed} passed, ${failed} failed\n`);

@@ -30,7 +30,9 @@ export function mergeSpecs(
 ): OpenApiDocument {
   const paths: Record<string, unknown> = { ...base.gatewayPaths };
   const components: Record<string, Record<string, unknown>> = {
-    schemas: Object.fromEntries(Object.entries(base.gatewaySchemas).map(([name, schema]) => [`gateway_${name}`, schema])),
+    schemas: Object.fromEntries(
+      Object.entries(base.gatewaySchemas).map(([name, schema]) => [`gateway_${name}`, schema]),
+    ),
   };
   const tags: Array<Record<string, unknown>> = [{ name: "gateway", description: "The gateway's own routes" }];
   const xGateway: Record<string, unknown> = {};
@@ -47,7 +49,8 @@ export function mergeSpecs(
     const renamed = renameRefs(provider.spec, provider.code) as OpenApiDocument;
     for (const [type, entries] of Object.entries(renamed.components ?? {})) {
       if (!entries || typeof entries !== "object") continue;
-      const target = (components[type] ??= {});
+      components[type] ??= {};
+      const target = components[type];
       for (const [name, value] of Object.entries(entries)) target[`${provider.code}_${name}`] = value;
     }
     for (const [path, item] of Object.entries(renamed.paths ?? {})) {
@@ -83,7 +86,9 @@ function renameRefs(value: unknown, code: string, key?: string): unknown {
     if (key === "security") {
       return value.map((requirement) =>
         requirement && typeof requirement === "object"
-          ? Object.fromEntries(Object.entries(requirement).map(([name, scopes]) => [`${code}_${name}`, scopes]))
+          ? Object.fromEntries(
+              Object.entries(requirement).map(([name, scopes]) => [`${code}_${name}`, scopes]),
+            )
           : requirement,
       );
     }

@@ -62,9 +62,13 @@ export async function forward(
         { headers: { "x-request-id": requestId } },
       );
     }
-    return problemResponse(502, `Provider "${target.code}" could not be reached: ${(error as Error).message}`, {
-      headers: { "x-request-id": requestId },
-    });
+    return problemResponse(
+      502,
+      `Provider "${target.code}" could not be reached: ${(error as Error).message}`,
+      {
+        headers: { "x-request-id": requestId },
+      },
+    );
   }
   clearTimeout(timer);
   const responseHeaders = new Headers(upstream.headers);

@@ -15,7 +15,13 @@ const HOP_BY_HOP = [
 ];
 
 /** Headers the gateway sets itself; a client's copies are dropped, never trusted. */
-const FORWARDING = ["forwarded", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "x-forwarded-prefix"];
+const FORWARDING = [
+  "forwarded",
+  "x-forwarded-for",
+  "x-forwarded-host",
+  "x-forwarded-proto",
+  "x-forwarded-prefix",
+];
 
 const REQUEST_ID = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
 
@@ -42,7 +48,10 @@ export interface ForwardingFacts {
  * The headers sent upstream: the client's, less hop-by-hop and forwarding headers, plus the
  * gateway's own `X-Forwarded-*` and `X-Request-Id`. Returns the request id to echo back.
  */
-export function upstreamRequestHeaders(incoming: Headers, facts: ForwardingFacts): { headers: Headers; requestId: string } {
+export function upstreamRequestHeaders(
+  incoming: Headers,
+  facts: ForwardingFacts,
+): { headers: Headers; requestId: string } {
   const headers = new Headers(incoming);
   // `TE: trailers` is the one TE value that is end-to-end (Go's ReverseProxy keeps it too).
   const wantsTrailers = /(^|,)\s*trailers\s*(,|$)/i.test(incoming.get("te") ?? "");

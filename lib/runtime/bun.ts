@@ -1,4 +1,11 @@
-import type { ChildProcess, ExitInfo, HttpServer, RuntimeAdapter, ServeOptions, SpawnOptions } from "./types.ts";
+import type {
+  ChildProcess,
+  ExitInfo,
+  HttpServer,
+  RuntimeAdapter,
+  ServeOptions,
+  SpawnOptions,
+} from "./types.ts";
 
 /** Runtime adapter for Bun, and for the compiled `./gateway`. */
 export const bunAdapter: RuntimeAdapter = {

@@ -1,7 +1,14 @@
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { ChildProcess, ExitInfo, HttpServer, RuntimeAdapter, ServeOptions, SpawnOptions } from "./types.ts";
+import type {
+  ChildProcess,
+  ExitInfo,
+  HttpServer,
+  RuntimeAdapter,
+  ServeOptions,
+  SpawnOptions,
+} from "./types.ts";
 
 /** The slice of the Deno namespace this adapter uses (typed here so `tsc` needs no Deno types). */
 interface DenoApi {
@@ -27,7 +34,11 @@ interface DenoApi {
   };
   kill(pid: number, signal: string): void;
   serve(
-    options: { hostname: string; port: number; onListen?: (addr: { hostname: string; port: number }) => void },
+    options: {
+      hostname: string;
+      port: number;
+      onListen?: (addr: { hostname: string; port: number }) => void;
+    },
     handler: (request: Request, info: { remoteAddr: { hostname: string } }) => Response | Promise<Response>,
   ): { finished: Promise<void>; shutdown(): Promise<void>; addr: { hostname: string; port: number } };
   addSignalListener(signal: string, handler: () => void): void;

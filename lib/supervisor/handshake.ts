@@ -13,7 +13,10 @@ export function parseHandshake(line: string): Handshake | undefined {
   if (!line.startsWith(HANDSHAKE_PREFIX)) return undefined;
   const parts = line.trim().split("|");
   if (parts.length !== 4) {
-    return { ok: false, error: `Malformed handshake line (want CORE_PROVIDER|1|http|127.0.0.1:PORT): ${line}` };
+    return {
+      ok: false,
+      error: `Malformed handshake line (want CORE_PROVIDER|1|http|127.0.0.1:PORT): ${line}`,
+    };
   }
   const [, version, protocol, address] = parts as [string, string, string, string];
   if (version !== SUPPORTED_VERSION) {
@@ -22,7 +25,8 @@ export function parseHandshake(line: string): Handshake | undefined {
       error: `Handshake protocol version ${version} is not supported; this gateway speaks version ${SUPPORTED_VERSION}`,
     };
   }
-  if (protocol !== "http") return { ok: false, error: `Handshake protocol "${protocol}" is not supported; use http` };
+  if (protocol !== "http")
+    return { ok: false, error: `Handshake protocol "${protocol}" is not supported; use http` };
   const match = /^(127\.0\.0\.1|localhost):(\d{1,5})$/.exec(address);
   const port = match ? Number(match[2]) : 0;
   if (!match || port < 1 || port > 65535) {

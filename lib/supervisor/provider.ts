@@ -188,7 +188,8 @@ export class ProviderSupervisor {
       child = this.#deps.adapter.spawn({ cmd: launch.cmd, cwd: this.dir, env: launch.env });
       this.port = port;
     } catch (error) {
-      const message = error instanceof LaunchError ? error.message : `Cannot start: ${(error as Error).message}`;
+      const message =
+        error instanceof LaunchError ? error.message : `Cannot start: ${(error as Error).message}`;
       return { kind: "fatal", error: message };
     }
     this.#child = child;
