@@ -1,4 +1,4 @@
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import type { Config } from "./config.ts";
 import { type DiscoveredProvider, type DiscoveryResult, discoverProviders } from "./discovery.ts";
 import type { Logger } from "./logger.ts";
@@ -8,6 +8,7 @@ import { NamespaceTable, type ProxyTarget } from "./proxy/table.ts";
 import { Registry, RegistryCorruptError } from "./registry.ts";
 import type { RuntimeAdapter } from "./runtime/index.ts";
 import { RuntimeRegistry } from "./runtimes.ts";
+import { ProcessLedger } from "./supervisor/ledger.ts";
 import { ProviderSupervisor } from "./supervisor/provider.ts";
 import type { ProviderView, StatusEvent } from "./supervisor/status.ts";
 
@@ -17,6 +18,10 @@ export interface ProviderEntry {
   discovered: DiscoveredProvider;
   /** True when the manifest names something to run (binary, entry). */
   launchable: boolean;
+  /** The registry's enabled flag when this entry was made. */
+  enabled: boolean;
+  /** Whether its namespace is routed (false after a namespace conflict). */
+  mounted: boolean;
   spec?: OpenApiDocument;
   specWarnings: string[];
 }
@@ -29,6 +34,8 @@ export class Gateway {
   readonly config: Config;
   readonly runtimes = new RuntimeRegistry();
   readonly registry: Registry;
+  /** Which provider process groups are running, on disk, for orphan clean-up after a crash. */
+  readonly ledger: ProcessLedger;
   readonly providers = new Map<string, ProviderEntry>();
   /** Problems found while loading, for `check`, `smoke` and the logs. */
   readonly problems: string[] = [];
@@ -45,6 +52,7 @@ export class Gateway {
   constructor(config: Config, deps: { adapter: RuntimeAdapter; logger: Logger }) {
     this.config = config;
     this.registry = new Registry(config.registryFile);
+    this.ledger = new ProcessLedger(join(dirname(config.registryFile), ".gateway-processes.json"));
     this.#adapter = deps.adapter;
     this.#log = deps.logger;
   }
@@ -54,9 +62,31 @@ export class Gateway {
    * Never throws for a bad provider. With `persist: false` the registry file is read but never written.
    */
   load(options: { found?: DiscoveryResult; persist?: boolean } = {}): void {
-    const { config } = this;
+    this.#loadRuntimesAndRegistry();
+    const found = options.found ?? discoverProviders(this.config.providersDir);
+    this.#reconcile(found, options.persist !== false);
+  }
+
+  /**
+   * SIGHUP: reads everything again. New providers start, removed ones stop, changed ones
+   * (manifest or enabled flag) restart; untouched providers keep running undisturbed.
+   */
+  async rescan(): Promise<{ started: string[]; stopped: string[] }> {
+    this.#loadRuntimesAndRegistry();
+    const found = discoverProviders(this.config.providersDir);
+    const { retired, fresh } = this.#reconcile(found, true);
+    await Promise.all(retired.map((entry) => entry.supervisor.stop("rescan: removed or changed")));
+    this.start(fresh);
+    return {
+      started: fresh.map((entry) => entry.supervisor.code),
+      stopped: retired.map((entry) => entry.supervisor.code),
+    };
+  }
+
+  #loadRuntimesAndRegistry(): void {
+    this.runtimes.reset();
     try {
-      this.runtimes.loadFile(join(config.providersDir, "runtimes.yaml"));
+      this.runtimes.loadFile(join(this.config.providersDir, "runtimes.yaml"));
     } catch (error) {
       this.#problem("error", (error as Error).message);
     }
@@ -66,69 +96,49 @@ export class Gateway {
       if (!(error instanceof RegistryCorruptError)) throw error;
       this.#problem("error", error.message);
     }
-    const found = options.found ?? discoverProviders(config.providersDir);
-    for (const problem of found.problems) this.#problem(problem.level, problem.message, problem.code);
+  }
 
+  /**
+   * Makes `providers` match what was found: entries whose manifest, directory and enabled flag
+   * are unchanged are kept as they are (running or not); others are created afresh. Returns the
+   * entries that were replaced or removed (to stop) and the new ones (to start).
+   */
+  #reconcile(found: DiscoveryResult, persist: boolean): { retired: ProviderEntry[]; fresh: ProviderEntry[] } {
+    for (const problem of found.problems) this.#problem(problem.level, problem.message, problem.code);
+    const previous = new Map(this.providers);
+    const retired: ProviderEntry[] = [];
+    const fresh: ProviderEntry[] = [];
     const mounted: Array<{ code: string; namespace: string }> = [];
     const now = new Date().toISOString();
     let registryChanged = false;
+    this.providers.clear();
     for (const discovered of found.providers) {
       const { manifest } = discovered;
-      const entry = this.registry.get(manifest.code);
-      if (!entry || entry.source !== discovered.dir || entry.version !== manifest.version) {
+      const registered = this.registry.get(manifest.code);
+      if (!registered || registered.source !== discovered.dir || registered.version !== manifest.version) {
         this.registry.put({
           code: manifest.code,
           version: manifest.version,
-          enabled: entry?.enabled ?? true,
-          installed_at: entry?.installed_at ?? now,
+          enabled: registered?.enabled ?? true,
+          installed_at: registered?.installed_at ?? now,
           source: discovered.dir,
         });
         registryChanged = true;
       }
-      const supervisor = new ProviderSupervisor(manifest, discovered.dir, {
-        adapter: this.#adapter,
-        runtimes: this.runtimes,
-        logger: this.#log,
-        gatewayUrl: () => this.url,
-        baseEnv: providerBaseEnv(),
-        onStatus: (event) => this.#onStatus(event),
-      });
-      const launchable = manifest.runtime !== undefined && manifest.runtime !== "external";
-      const providerEntry: ProviderEntry = { supervisor, discovered, launchable, specWarnings: [] };
-      this.providers.set(manifest.code, providerEntry);
-
-      const conflict = namespaceConflict(manifest.namespace, mounted);
-      if (conflict) {
-        const message = `Provider "${manifest.code}" (${discovered.file}) is disabled: ${conflict}`;
-        this.#problem("error", message, manifest.code);
-        supervisor.disable("namespace conflict", message);
+      const enabled = this.registry.get(manifest.code)?.enabled !== false;
+      const old = previous.get(manifest.code);
+      if (old && old.enabled === enabled && sameDefinition(old.discovered, discovered)) {
+        this.providers.set(manifest.code, old);
+        if (old.mounted) mounted.push({ code: manifest.code, namespace: manifest.namespace });
         continue;
       }
-      mounted.push({ code: manifest.code, namespace: manifest.namespace });
-      if (this.registry.get(manifest.code)?.enabled === false) {
-        supervisor.disable("disabled in the registry (gateway providers enable CODE to start it)");
-      } else if (manifest.runtime === "external") {
-        supervisor.status = "awaiting_agent";
-      } else if (launchable) {
-        try {
-          this.runtimes.resolve(manifest.runtime!);
-        } catch (error) {
-          const message = `Provider "${manifest.code}" (${discovered.file}): ${(error as Error).message}`;
-          this.#problem("error", message, manifest.code);
-          supervisor.disable("unknown runtime", message);
-        }
-      }
-      if (manifest.spec) {
-        try {
-          providerEntry.spec = loadSpecFile(manifest.spec, discovered.dir);
-        } catch (error) {
-          const message = `Cannot load spec of provider "${manifest.code}": ${(error as Error).message}`;
-          providerEntry.specWarnings.push(message);
-          this.#problem("warn", message, manifest.code);
-        }
-      }
+      if (old) retired.push(old);
+      const entry = this.#createEntry(discovered, enabled, mounted);
+      this.providers.set(manifest.code, entry);
+      fresh.push(entry);
     }
-    if (registryChanged && options.persist !== false) {
+    for (const [code, old] of previous) if (!this.providers.has(code)) retired.push(old);
+    if (registryChanged && persist) {
       try {
         this.registry.save();
       } catch (error) {
@@ -137,16 +147,76 @@ export class Gateway {
     }
     this.table = new NamespaceTable(
       [...this.providers.values()]
-        .filter((entry) => mounted.some((m) => m.code === entry.supervisor.code))
+        .filter((entry) => entry.mounted)
         .map((entry) => proxyTarget(entry.supervisor)),
     );
     this.revision++;
+    return { retired, fresh };
   }
 
-  /** Starts every enabled provider; each waits for its `depends_on` to be ready first. */
-  start(): void {
+  #createEntry(
+    discovered: DiscoveredProvider,
+    enabled: boolean,
+    mounted: Array<{ code: string; namespace: string }>,
+  ): ProviderEntry {
+    const { manifest } = discovered;
+    const supervisor = new ProviderSupervisor(manifest, discovered.dir, {
+      adapter: this.#adapter,
+      runtimes: this.runtimes,
+      logger: this.#log,
+      gatewayUrl: () => this.url,
+      baseEnv: providerBaseEnv(),
+      onStatus: (event) => this.#onStatus(event),
+      ledger: this.ledger,
+    });
+    const launchable = manifest.runtime !== undefined && manifest.runtime !== "external";
+    const entry: ProviderEntry = {
+      supervisor,
+      discovered,
+      launchable,
+      enabled,
+      mounted: false,
+      specWarnings: [],
+    };
+    const conflict = namespaceConflict(manifest.namespace, mounted);
+    if (conflict) {
+      const message = `Provider "${manifest.code}" (${discovered.file}) is disabled: ${conflict}`;
+      this.#problem("error", message, manifest.code);
+      supervisor.disable("namespace conflict", message);
+      return entry;
+    }
+    entry.mounted = true;
+    mounted.push({ code: manifest.code, namespace: manifest.namespace });
+    if (!enabled) {
+      supervisor.disable("disabled in the registry (gateway providers enable CODE to start it)");
+    } else if (manifest.runtime === "external") {
+      supervisor.status = "awaiting_agent";
+    } else if (launchable) {
+      try {
+        this.runtimes.resolve(manifest.runtime!);
+      } catch (error) {
+        const message = `Provider "${manifest.code}" (${discovered.file}): ${(error as Error).message}`;
+        this.#problem("error", message, manifest.code);
+        supervisor.disable("unknown runtime", message);
+      }
+    }
+    if (manifest.spec) {
+      try {
+        entry.spec = loadSpecFile(manifest.spec, discovered.dir);
+      } catch (error) {
+        const message = `Cannot load spec of provider "${manifest.code}": ${(error as Error).message}`;
+        entry.specWarnings.push(message);
+        this.#problem("warn", message, manifest.code);
+      }
+    }
+    return entry;
+  }
+
+  /** Starts every enabled provider (or those given); each waits for its `depends_on` to be ready first. */
+  start(entries: Iterable<ProviderEntry> = this.#startable()): void {
     const cycle = findDependencyProblems(this.providers);
-    for (const entry of this.#startable()) {
+    for (const entry of entries) {
+      if (!entry.launchable || entry.supervisor.status === "disabled") continue;
       const { supervisor } = entry;
       const problem = cycle.get(supervisor.code);
       if (problem) {
@@ -179,6 +249,7 @@ export class Gateway {
       await Promise.all(batch.map((entry) => entry.supervisor.stop("gateway stopping")));
       for (const entry of batch) remaining.delete(entry.supervisor.code);
     }
+    this.ledger.clear();
   }
 
   /** Whether every enabled provider that runs here is ready, and which are not. */
@@ -254,6 +325,10 @@ function proxyTarget(supervisor: ProviderSupervisor): ProxyTarget {
     status: () => supervisor.status,
     timeoutMs: supervisor.manifest.timeoutMs,
   };
+}
+
+function sameDefinition(a: DiscoveredProvider, b: DiscoveredProvider): boolean {
+  return a.dir === b.dir && JSON.stringify(a.manifest) === JSON.stringify(b.manifest);
 }
 
 function providerBaseEnv(): Record<string, string> {

@@ -35,6 +35,12 @@ export class RuntimeRegistry {
   readonly #runtimes = new Map<string, RuntimeDefinition & { source: string }>();
 
   constructor() {
+    this.reset();
+  }
+
+  /** Back to the built-in runtimes only. */
+  reset(): void {
+    this.#runtimes.clear();
     for (const [name, definition] of Object.entries(BUILTIN_RUNTIMES)) {
       this.#runtimes.set(name, {
         ...RuntimeDefinitionSchema.parse({ ...definition, command: [...definition.command] }),

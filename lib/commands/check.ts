@@ -1,4 +1,6 @@
-import { dirname } from "node:path";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import type { Config } from "../config.ts";
 import { discoverProvider } from "../discovery.ts";
 import { Gateway } from "../gateway.ts";
@@ -34,7 +36,7 @@ export async function check(
     {
       ...config,
       providersDir: dirname(dir),
-      registryFile: `${dir}/.gateway-check-registry.yaml`,
+      registryFile: join(mkdtempSync(join(tmpdir(), "gateway-check-")), "registry.yaml"),
       host: "127.0.0.1",
       port: 0,
     },

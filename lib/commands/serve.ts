@@ -3,6 +3,7 @@ import type { Config } from "../config.ts";
 import { Gateway } from "../gateway.ts";
 import { Logger } from "../logger.ts";
 import type { HttpServer, RuntimeAdapter } from "../runtime/index.ts";
+import { reapOrphans } from "../supervisor/ledger.ts";
 
 /** How long in-flight requests may take to finish once a stop signal arrives. */
 const DRAIN_TIMEOUT_MS = 10_000;
@@ -24,6 +25,8 @@ export async function startGateway(
   const logger = options.logger ?? new Logger({ level: config.logLevel, format: config.logFormat });
   const gateway = options.gateway ?? new Gateway(config, { adapter, logger });
   if (!options.gateway) gateway.load({ persist: options.persistRegistry });
+  // Before any provider binds a port: end what a previous run, killed without clean-up, left behind.
+  await reapOrphans(gateway.ledger.file, adapter.killGroup, logger);
   const app = createApp(gateway, { version: options.version });
   const server = await adapter.serve({
     hostname: config.host,
@@ -86,10 +89,17 @@ export async function serve(config: Config, adapter: RuntimeAdapter, version: st
     };
     adapter.onSignal("SIGTERM", onStop("SIGTERM"));
     adapter.onSignal("SIGINT", onStop("SIGINT"));
+    let rescanning: Promise<unknown> = Promise.resolve();
     adapter.onSignal("SIGHUP", () => {
-      logger.warn(
-        "SIGHUP: rescanning providers while running is not supported yet; restart the gateway to pick up changes",
-      );
+      // One rescan at a time; a SIGHUP during a rescan queues another.
+      rescanning = rescanning.then(async () => {
+        logger.info("SIGHUP: rescanning providers and registry");
+        const { started, stopped } = await gateway.rescan();
+        logger.info(`rescan done: ${started.length} started, ${stopped.length} stopped`, {
+          started: started.join(",") || undefined,
+          stopped: stopped.join(",") || undefined,
+        });
+      });
     });
   });
 }

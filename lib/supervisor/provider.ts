@@ -3,6 +3,7 @@ import type { Manifest } from "../manifest.ts";
 import type { ChildProcess, ExitInfo, RuntimeAdapter } from "../runtime/index.ts";
 import { buildLaunchCommand, LaunchError, type RuntimeRegistry } from "../runtimes.ts";
 import { MAGIC_COOKIE, parseHandshake } from "./handshake.ts";
+import type { ProcessLedger } from "./ledger.ts";
 import { LogRing, readLines } from "./logs.ts";
 import { freePort, probeHttp, probeTcp } from "./probe.ts";
 import { sleep } from "./sleep.ts";
@@ -17,6 +18,8 @@ export interface SupervisorDeps {
   /** The environment every provider inherits (the gateway's own). */
   baseEnv: Record<string, string>;
   onStatus: (event: StatusEvent) => void;
+  /** Records running process groups so a later run can end them if this gateway is SIGKILLed. */
+  ledger?: ProcessLedger;
 }
 
 /** How one run of the process ended. */
@@ -195,6 +198,7 @@ export class ProviderSupervisor {
     this.#child = child;
     this.pid = child.pid;
     this.upstream = null;
+    this.#deps.ledger?.add(m.code, child.pid);
 
     let handshakeError: string | null = null;
     let handshakeSeen = false;
@@ -310,6 +314,7 @@ export class ProviderSupervisor {
     // The leader may be gone while children it forked live on in its group: end them too.
     adapter.killGroup(child.pid, "SIGKILL");
     await child.exited;
+    this.#deps.ledger?.remove(child.pid);
   }
 
   #providerLine(stream: "stdout" | "stderr", line: string): void {

@@ -1,0 +1,154 @@
+import { readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
+import type { Logger } from "../logger.ts";
+import { sleep } from "./sleep.ts";
+
+/** One provider process the gateway started, identified beyond its pid. */
+export interface ProcessRecord {
+  code: string;
+  pid: number;
+  /** Process start time in clock ticks since boot (/proc/<pid>/stat field 22): tells a recycled pid apart. */
+  startTime: string;
+}
+
+interface LedgerFile {
+  gatewayPid: number;
+  gatewayStartTime: string;
+  processes: ProcessRecord[];
+}
+
+/** What /proc says of a pid, or `undefined` when there is no such process. */
+export function readProcStat(pid: number): { state: string; pgid: number; startTime: string } | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, "utf8");
+  } catch {
+    return undefined;
+  }
+  // The command name (field 2) may hold spaces and parentheses: split after its last ")".
+  const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
+  return { state: fields[0]!, pgid: Number(fields[2]), startTime: fields[19]! };
+}
+
+/**
+ * A state file recording every provider process group the gateway has running, so that a gateway
+ * killed with SIGKILL can, on its next start, end what it left behind. Every write is atomic.
+ */
+export class ProcessLedger {
+  readonly file: string;
+  readonly #records = new Map<number, ProcessRecord>();
+
+  constructor(file: string) {
+    this.file = file;
+  }
+
+  add(code: string, pid: number): void {
+    const stat = readProcStat(pid);
+    if (!stat) return;
+    this.#records.set(pid, { code, pid, startTime: stat.startTime });
+    this.#write();
+  }
+
+  remove(pid: number): void {
+    if (this.#records.delete(pid)) this.#write();
+  }
+
+  /** Removes the file (clean stop: nothing is left running). */
+  clear(): void {
+    this.#records.clear();
+    try {
+      unlinkSync(this.file);
+    } catch {
+      // Already gone.
+    }
+  }
+
+  #write(): void {
+    const body: LedgerFile = {
+      gatewayPid: process.pid,
+      gatewayStartTime: readProcStat(process.pid)?.startTime ?? "",
+      processes: [...this.#records.values()],
+    };
+    const temp = `${this.file}.${process.pid}.tmp`;
+    try {
+      writeFileSync(temp, JSON.stringify(body));
+      renameSync(temp, this.file);
+    } catch {
+      // The ledger is a safety net; a read-only providers dir must not stop providers from running.
+    }
+  }
+}
+
+/**
+ * Ends the provider process groups a previous gateway run left behind, per its state file.
+ * Each recorded pid is checked in /proc first: gone, a zombie, a different process (start time
+ * differs) or no longer a group leader means it is not signalled. Returns how many groups it ended.
+ */
+export async function reapOrphans(
+  file: string,
+  killGroup: (pid: number, signal: "SIGTERM" | "SIGKILL") => boolean,
+  logger: Logger,
+): Promise<number> {
+  let ledger: LedgerFile;
+  try {
+    ledger = JSON.parse(readFileSync(file, "utf8")) as LedgerFile;
+  } catch {
+    return 0;
+  }
+  const owner = readProcStat(ledger.gatewayPid);
+  if (
+    ledger.gatewayPid !== process.pid &&
+    owner &&
+    owner.state !== "Z" &&
+    owner.startTime === ledger.gatewayStartTime
+  ) {
+    logger.warn(
+      `Another gateway (pid ${ledger.gatewayPid}) is running on ${file}; leaving its providers alone`,
+    );
+    return 0;
+  }
+  const orphans = (ledger.processes ?? []).filter((record) => groupMembers(record).length > 0);
+  for (const record of orphans) {
+    logger.warn(
+      `Ending provider "${record.code}" (process group ${record.pid}) left running by a previous gateway`,
+    );
+    killGroup(record.pid, "SIGTERM");
+  }
+  const left = () => orphans.filter((record) => groupMembers(record).length > 0);
+  for (let waited = 0; waited < 3000 && left().length > 0; waited += 50) await sleep(50);
+  for (const record of left()) killGroup(record.pid, "SIGKILL");
+  try {
+    unlinkSync(file);
+  } catch {
+    // Already gone.
+  }
+  return orphans.length;
+}
+
+/**
+ * Live processes of the group the record's leader started: same process group id, not zombies,
+ * and started no earlier than the leader (so a recycled pid heading a new group is never hit).
+ */
+function groupMembers(record: ProcessRecord): number[] {
+  const leader = readProcStat(record.pid);
+  if (leader && leader.startTime !== record.startTime) return [];
+  const members: number[] = [];
+  let entries: string[];
+  try {
+    entries = readdirSync("/proc");
+  } catch {
+    return members;
+  }
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = readProcStat(Number(entry));
+    if (
+      stat &&
+      stat.pgid === record.pid &&
+      stat.state !== "Z" &&
+      Number(stat.startTime) >= Number(record.startTime)
+    ) {
+      members.push(Number(entry));
+    }
+  }
+  return members;
+}
