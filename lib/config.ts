@@ -91,7 +91,8 @@ export function parseCommandLine(argv: string[], env: Record<string, string | un
         const value = eq === -1 ? argv[++i] : arg.slice(eq + 1);
         if (value === undefined) throw new UsageError(`Flag ${name} needs a value`);
         values.set(name as ValueFlag, value);
-      } else if ((BOOLEAN_FLAGS as readonly string[]).includes(name) && eq === -1) {
+      } else if ((BOOLEAN_FLAGS as readonly string[]).includes(name)) {
+        if (eq !== -1) throw new UsageError(`Flag ${name} takes no value; write ${name} alone`);
         booleans.add(name);
       } else {
         const hint = closest(name, [...Object.keys(VALUE_FLAGS), ...BOOLEAN_FLAGS]);
@@ -126,7 +127,9 @@ export function parseCommandLine(argv: string[], env: Record<string, string | un
     return { kind: "healthcheck", url: values.get("--url") ?? `http://127.0.0.1:${port}/healthz` };
   }
   if (values.has("--url")) throw new UsageError("Flag --url belongs to gateway healthcheck");
-  const config = buildConfig(pick, booleans, env);
+  // Errors name where a bad value came from: the flag, or the environment variable.
+  const origin = (flag: ValueFlag): string => (values.has(flag) ? flag : VALUE_FLAGS[flag] || flag);
+  const config = buildConfig(pick, origin, booleans, env);
   switch (command) {
     case "check": {
       expectPositionals(command, positionals, 1);
@@ -167,6 +170,7 @@ function expectPositionals(command: string, positionals: string[], count: number
 
 function buildConfig(
   pick: (flag: ValueFlag) => string | undefined,
+  origin: (flag: ValueFlag) => string,
   booleans: Set<string>,
   env: Record<string, string | undefined>,
 ): Config {
@@ -175,27 +179,31 @@ function buildConfig(
   const portText = pick("--port") ?? "8080";
   const port = Number(portText);
   if (!/^\d+$/.test(portText) || port > 65535) {
-    throw new UsageError(`Invalid --port "${portText}": use a number from 0 to 65535 (0 = ephemeral)`);
+    throw new UsageError(
+      `Invalid ${origin("--port")} "${portText}": use a number from 0 to 65535 (0 = ephemeral)`,
+    );
   }
   const logFormat = pick("--log-format") ?? "pretty";
   if (logFormat !== "pretty" && logFormat !== "json") {
-    throw new UsageError(`Invalid --log-format "${logFormat}": use pretty or json`);
+    throw new UsageError(`Invalid ${origin("--log-format")} "${logFormat}": use pretty or json`);
   }
   const logLevel = pick("--log-level") ?? "info";
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
-    throw new UsageError(`Invalid --log-level "${logLevel}": use ${LOG_LEVELS.join(", ")}`);
+    throw new UsageError(`Invalid ${origin("--log-level")} "${logLevel}": use ${LOG_LEVELS.join(", ")}`);
   }
   const sizeText = pick("--max-body-size");
   let maxBodySize: number | undefined;
   if (sizeText !== undefined && sizeText !== "none") {
     maxBodySize = parseSize(sizeText);
     if (maxBodySize === undefined || maxBodySize <= 0) {
-      throw new UsageError(`Invalid --max-body-size "${sizeText}": use a size such as 512kb, 10mb or 1gb`);
+      throw new UsageError(
+        `Invalid ${origin("--max-body-size")} "${sizeText}": use a size such as 512kb, 10mb or 1gb`,
+      );
     }
   }
   const host = pick("--host") ?? "127.0.0.1";
   if (!host || /[\s/]/.test(host))
-    throw new UsageError(`Invalid --host "${host}": use an address such as 127.0.0.1`);
+    throw new UsageError(`Invalid ${origin("--host")} "${host}": use an address such as 127.0.0.1`);
   return {
     providersDir,
     host,

@@ -322,6 +322,10 @@ function proxyTarget(supervisor: ProviderSupervisor): ProxyTarget {
     code: supervisor.code,
     namespace: supervisor.manifest.namespace,
     upstream: () => (supervisor.status === "ready" ? supervisor.upstream : null),
+    endpoint: () =>
+      supervisor.status === "ready" && supervisor.upstream && supervisor.port
+        ? { hostname: "127.0.0.1", port: supervisor.port }
+        : null,
     status: () => supervisor.status,
     timeoutMs: supervisor.manifest.timeoutMs,
   };

@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { parse as parseYaml } from "yaml";
+import { isScalar, parseDocument } from "yaml";
 import { z } from "zod";
 import { parseDuration } from "./duration.ts";
 import { closest } from "./suggest.ts";
@@ -78,6 +78,10 @@ export const ManifestSchema = z.object({
   namespace: z
     .string()
     .regex(NAMESPACE_PATTERN, "must start with / and hold only [A-Za-z0-9._~-] segments")
+    .refine(
+      (ns) => !/\/\.\.?(\/|$)/.test(ns),
+      "may not hold . or .. segments (they vanish when URLs are normalized)",
+    )
     .optional(),
   runtime: z.string().min(1).optional(),
   binary: z.string().min(1).optional(),
@@ -154,10 +158,21 @@ export function loadManifest(file: string): ParsedManifest {
 /** Validates manifest text (YAML or JSON). `file` is used in messages. Throws {@link ManifestError}. */
 export function parseManifest(text: string, file: string): ParsedManifest {
   let data: unknown;
+  const doc = parseDocument(text, { prettyErrors: true });
+  if (doc.errors.length > 0) {
+    throw new ManifestError(file, "", `is not valid YAML: ${doc.errors[0]!.message.split("\n")[0]}`);
+  }
   try {
-    data = parseYaml(text, { prettyErrors: true });
+    data = doc.toJS();
   } catch (error) {
     throw new ManifestError(file, "", `is not valid YAML: ${(error as Error).message.split("\n")[0]}`);
+  }
+  if (data && typeof data === "object" && !Array.isArray(data)) {
+    // `version: 1.10` is a number to YAML (1.1); the operator meant the text as written.
+    const version = doc.get("version", true);
+    if (isScalar(version) && typeof version.value === "number" && typeof version.source === "string") {
+      (data as Record<string, unknown>).version = version.source;
+    }
   }
   if (data === null || typeof data !== "object" || Array.isArray(data)) {
     throw new ManifestError(file, "", "must be a YAML mapping of fields such as code, name, binary");

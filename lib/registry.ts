@@ -1,4 +1,13 @@
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  unlinkSync,
+  writeSync,
+} from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { z } from "zod";
@@ -81,7 +90,10 @@ export class Registry {
       reason = `it is not valid YAML (${(error as Error).message.split("\n")[0]})`;
     }
     if (!parsed) {
-      const keptAs = `${this.file}.bad-${new Date().toISOString().replace(/[:.]/g, "-")}`;
+      const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+      let keptAs = `${this.file}.bad-${stamp}`;
+      // Never overwrite a file kept aside earlier.
+      for (let n = 2; existsSync(keptAs); n++) keptAs = `${this.file}.bad-${stamp}-${n}`;
       renameSync(this.file, keptAs);
       this.#entries.clear();
       throw new RegistryCorruptError(this.file, keptAs, reason ?? "unknown reason");
@@ -93,17 +105,34 @@ export class Registry {
   save(): void {
     const body = stringifyYaml({ version: 1, providers: this.list() });
     const temp = join(dirname(this.file), `.${basename(this.file)}.${process.pid}.${Date.now()}.tmp`);
-    const fd = openSync(temp, "w", 0o600);
+    const bytes = Buffer.from(
+      `# Written by the gateway; edit with \`gateway providers\` or by hand while it is stopped.\n${body}`,
+    );
     try {
-      writeSync(
-        fd,
-        `# Written by the gateway; edit with \`gateway providers\` or by hand while it is stopped.\n${body}`,
+      const fd = openSync(temp, "w", 0o600);
+      try {
+        // writeSync may take fewer bytes than given (disk full, file size limit) without throwing.
+        let written = 0;
+        while (written < bytes.length) {
+          const n = writeSync(fd, bytes, written, bytes.length - written);
+          if (n <= 0) throw new Error(`could write only ${written} of ${bytes.length} bytes`);
+          written += n;
+        }
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      renameSync(temp, this.file);
+    } catch (error) {
+      try {
+        unlinkSync(temp);
+      } catch {
+        // Never created.
+      }
+      throw new Error(
+        `Cannot save registry ${this.file}: ${(error as Error).message}; the previous file is unchanged`,
       );
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
     }
-    renameSync(temp, this.file);
   }
 
   list(): RegistryEntry[] {

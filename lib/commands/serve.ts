@@ -1,12 +1,18 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { createApp } from "../../routes/app.ts";
 import type { Config } from "../config.ts";
 import { Gateway } from "../gateway.ts";
 import { Logger } from "../logger.ts";
+import { CLIENT_ADDRESS_HEADER, type RawProxy, startRawProxy } from "../proxy/raw.ts";
 import type { HttpServer, RuntimeAdapter } from "../runtime/index.ts";
 import { reapOrphans } from "../supervisor/ledger.ts";
 
 /** How long in-flight requests may take to finish once a stop signal arrives. */
 const DRAIN_TIMEOUT_MS = 10_000;
+
+type App = ReturnType<typeof createApp>;
 
 export interface RunningGateway {
   gateway: Gateway;
@@ -28,12 +34,7 @@ export async function startGateway(
   // Before any provider binds a port: end what a previous run, killed without clean-up, left behind.
   await reapOrphans(gateway.ledger.file, adapter.killGroup, logger);
   const app = createApp(gateway, { version: options.version });
-  const server = await adapter.serve({
-    hostname: config.host,
-    port: config.port,
-    maxRequestBodySize: config.maxBodySize,
-    fetch: (request, context) => app.fetch(request, { context }),
-  });
+  const server = await listen(config, adapter, gateway, app);
   const host = server.hostname.includes(":") ? `[${server.hostname}]` : server.hostname;
   gateway.url = `http://${host}:${server.port}`;
   gateway.start();
@@ -52,6 +53,62 @@ export async function startGateway(
     return stopping;
   };
   return { gateway, server, logger, shutdown };
+}
+
+/**
+ * Opens the listener. Where the runtime has byte-level sockets (Bun), a byte-level front proxies
+ * namespaces itself and hands everything else to the Hono app on a private unix socket;
+ * elsewhere (Deno, or GATEWAY_PROXY_MODE=fetch) the Hono app serves all, proxying with fetch.
+ */
+async function listen(
+  config: Config,
+  adapter: RuntimeAdapter,
+  gateway: Gateway,
+  app: App,
+): Promise<HttpServer> {
+  const raw = adapter.raw;
+  if (!raw || process.env.GATEWAY_PROXY_MODE === "fetch") {
+    return adapter.serve({
+      hostname: config.host,
+      port: config.port,
+      maxRequestBodySize: config.maxBodySize,
+      fetch: (request, context) => app.fetch(request, { context }),
+    });
+  }
+  const socketDir = mkdtempSync(join(tmpdir(), "gateway-"));
+  const socketPath = join(socketDir, "app.sock");
+  const internal = raw.serveUnix(socketPath, (request, context) =>
+    app.fetch(request, {
+      context: {
+        remoteAddress: request.headers.get(CLIENT_ADDRESS_HEADER) ?? "",
+        keepOpen: context.keepOpen,
+      },
+    }),
+  );
+  let front: RawProxy;
+  try {
+    front = startRawProxy(raw, {
+      hostname: config.host,
+      port: config.port,
+      table: () => gateway.table,
+      internal: { unix: socketPath },
+      maxBodySize: config.maxBodySize,
+    });
+  } catch (error) {
+    await internal.stop(true);
+    rmSync(socketDir, { recursive: true, force: true });
+    throw error;
+  }
+  return {
+    hostname: front.hostname,
+    port: front.port,
+    async stop(force) {
+      if (force) front.closeAll();
+      else await front.drain();
+      await internal.stop(force);
+      rmSync(socketDir, { recursive: true, force: true });
+    },
+  };
 }
 
 /** `gateway serve`: runs until SIGTERM or SIGINT. Returns the exit code. */

@@ -2,14 +2,74 @@ import type {
   ChildProcess,
   ExitInfo,
   HttpServer,
+  RawHandlers,
+  RawSocket,
+  RawSockets,
   RuntimeAdapter,
   ServeOptions,
   SpawnOptions,
 } from "./types.ts";
 
+/** Bun's sockets already have the RawSocket shape; these casts only name that. */
+type AnySocket = Bun.Socket<unknown>;
+const asRaw = <T>(socket: AnySocket) => socket as unknown as RawSocket<T>;
+
+function bunHandlers<T>(handlers: RawHandlers<T>): Bun.SocketHandler<unknown, "buffer"> {
+  return {
+    binaryType: "buffer",
+    open: handlers.open ? (socket) => handlers.open!(asRaw<T>(socket)) : undefined,
+    data: (socket, chunk) => handlers.data(asRaw<T>(socket), chunk),
+    drain: (socket) => handlers.drain(asRaw<T>(socket)),
+    close: (socket, error) => handlers.close(asRaw<T>(socket), error),
+    connectError: handlers.connectError
+      ? (socket, error) => handlers.connectError!(asRaw<T>(socket), error)
+      : undefined,
+    timeout: handlers.timeout ? (socket) => handlers.timeout!(asRaw<T>(socket)) : undefined,
+  };
+}
+
+const bunRawSockets: RawSockets = {
+  listen({ hostname, port, handlers, data }) {
+    const socketHandlers = bunHandlers(handlers);
+    const open = socketHandlers.open;
+    const listener = Bun.listen({
+      hostname,
+      port,
+      socket: {
+        ...socketHandlers,
+        open(socket) {
+          socket.data = data();
+          open?.(socket);
+        },
+      },
+    });
+    return { hostname: listener.hostname, port: listener.port, stop: () => listener.stop(false) };
+  },
+
+  connect(address, handlers, data) {
+    const socket = bunHandlers(handlers);
+    const options = "unix" in address ? { unix: address.unix, socket, data } : { ...address, socket, data };
+    Bun.connect(options as Parameters<typeof Bun.connect>[0]).catch(() => {
+      // connectError has already reported it.
+    });
+  },
+
+  serveUnix(path, fetch) {
+    const server = Bun.serve({
+      unix: path,
+      maxRequestBodySize: Number.MAX_SAFE_INTEGER,
+      fetch(request, srv) {
+        return fetch(request, { remoteAddress: "", keepOpen: () => srv.timeout(request, 0) });
+      },
+    });
+    return { hostname: path, port: 0, stop: (force) => server.stop(force) };
+  },
+};
+
 /** Runtime adapter for Bun, and for the compiled `./gateway`. */
 export const bunAdapter: RuntimeAdapter = {
   name: "bun",
+  raw: bunRawSockets,
 
   spawn(options: SpawnOptions): ChildProcess {
     const proc = Bun.spawn({

@@ -59,4 +59,52 @@ export interface RuntimeAdapter {
   /** Command-line arguments after the program (and script) name. */
   args(): string[];
   exit(code: number): never;
+  /** Present where the runtime offers byte-level sockets. */
+  readonly raw?: RawSockets;
+}
+
+/** A TCP or unix socket as the byte-level proxy uses it (Bun's `Socket` has this shape). */
+export interface RawSocket<T> {
+  data: T;
+  readonly remoteAddress: string;
+  /** Returns the bytes written now (the kernel buffer may take fewer), or -1 when closed. */
+  write(data: Uint8Array | string): number;
+  end(): void;
+  terminate(): void;
+  pause(): void;
+  resume(): void;
+  /** Closes the socket after `seconds` without activity; 0 turns that off. */
+  timeout(seconds: number): void;
+}
+
+export interface RawHandlers<T> {
+  open?(socket: RawSocket<T>): void;
+  data(socket: RawSocket<T>, chunk: Buffer): void;
+  drain(socket: RawSocket<T>): void;
+  close(socket: RawSocket<T>, error?: Error): void;
+  connectError?(socket: RawSocket<T>, error: Error): void;
+  timeout?(socket: RawSocket<T>): void;
+}
+
+export interface RawListener {
+  hostname: string;
+  port: number;
+  /** Stops accepting new connections; open ones are left to their owner. */
+  stop(): void;
+}
+
+export type RawAddress = { hostname: string; port: number } | { unix: string };
+
+/** Byte-level sockets, where the runtime has them (Bun); the gateway then proxies without Request/Response objects. */
+export interface RawSockets {
+  listen<T>(options: {
+    hostname: string;
+    port: number;
+    handlers: RawHandlers<T>;
+    data: () => T;
+  }): RawListener;
+  /** Opens a connection; handlers get `open` or `connectError`. */
+  connect<T>(address: RawAddress, handlers: RawHandlers<T>, data: T): void;
+  /** Serves `fetch` on a unix socket (the gateway's own routes, behind the byte-level front). */
+  serveUnix(path: string, fetch: FetchHandler): HttpServer;
 }

@@ -61,13 +61,16 @@ export async function readLines(
         const piece = text.slice(0, newline);
         text = text.slice(newline + 1);
         if (dropping) dropping = false;
-        else onLine(stripCarriageReturn(pending + piece));
+        else {
+          const line = pending + piece;
+          onLine(line.length > maxLineBytes ? cutLine(line, maxLineBytes) : stripCarriageReturn(line));
+        }
         pending = "";
       }
       if (dropping) continue;
       pending += text;
       if (pending.length > maxLineBytes) {
-        onLine(`${pending.slice(0, maxLineBytes)} …[line cut at ${maxLineBytes} characters]`);
+        onLine(cutLine(pending, maxLineBytes));
         pending = "";
         dropping = true;
       }
@@ -78,6 +81,10 @@ export async function readLines(
   } finally {
     reader.releaseLock();
   }
+}
+
+function cutLine(line: string, max: number): string {
+  return `${line.slice(0, max)} …[line cut at ${max} characters]`;
 }
 
 function stripCarriageReturn(line: string): string {

@@ -1,0 +1,313 @@
+/**
+ * Just enough HTTP/1.1 (RFC 9112) to relay messages as bytes: parse a head, decide the body's
+ * framing, and find where a chunked body ends. Strict where laxness enables request smuggling.
+ */
+
+/** A header field as received: lower-cased name, value with surrounding whitespace trimmed. */
+export type HeaderField = [name: string, value: string];
+
+export class HttpParseError extends Error {
+  override name = "HttpParseError";
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface RequestHead {
+  method: string;
+  target: string;
+  /** 0 for HTTP/1.0, 1 for HTTP/1.1. */
+  minor: 0 | 1;
+  headers: HeaderField[];
+  /** Declared body length; `null` when there is none or it is chunked. */
+  contentLength: number | null;
+  chunked: boolean;
+  /** Whether the client wants the connection kept after this exchange. */
+  keepAlive: boolean;
+  /** The `Upgrade` header when the client asked to switch protocols (`Connection: upgrade`). */
+  upgrade: string | null;
+  /** Lower-cased tokens of the `Connection` header. */
+  connectionTokens: string[];
+  host: string | null;
+}
+
+export interface ResponseHead {
+  minor: 0 | 1;
+  status: number;
+  reason: string;
+  headers: HeaderField[];
+  contentLength: number | null;
+  chunked: boolean;
+  keepAlive: boolean;
+  connectionTokens: string[];
+}
+
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const FIELD_VALUE_BAD = /[\0\r\n]/;
+const REQUEST_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) (\S+) HTTP\/1\.([01])$/;
+const STATUS_LINE = /^HTTP\/1\.([01]) (\d{3})(?: (.*))?$/;
+
+/** Index just past the blank line ending a head in `buf` from `start`, or -1 if not there yet. */
+export function findHeadEnd(buf: Buffer, start = 0): number {
+  const at = buf.indexOf("\r\n\r\n", start, "latin1");
+  return at === -1 ? -1 : at + 4;
+}
+
+function parseFields(lines: string[]): HeaderField[] {
+  const headers: HeaderField[] = [];
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i]!;
+    if (line === "") continue;
+    const colon = line.indexOf(":");
+    // No obs-fold (a line starting with whitespace), no space before the colon (RFC 9112 §5.1-2).
+    if (colon <= 0) throw new HttpParseError(400, `Malformed header line: ${line.slice(0, 80)}`);
+    const name = line.slice(0, colon);
+    if (!TOKEN.test(name)) throw new HttpParseError(400, `Invalid header name: ${name.slice(0, 80)}`);
+    const value = line.slice(colon + 1).trim();
+    if (FIELD_VALUE_BAD.test(value)) throw new HttpParseError(400, `Invalid character in header ${name}`);
+    headers.push([name.toLowerCase(), value]);
+  }
+  return headers;
+}
+
+interface Framing {
+  contentLength: number | null;
+  chunked: boolean;
+  connectionTokens: string[];
+}
+
+function framing(headers: HeaderField[], isRequest: boolean): Framing {
+  let contentLength: number | null = null;
+  let transferEncoding: string | null = null;
+  const connectionTokens: string[] = [];
+  for (const [name, value] of headers) {
+    if (name === "content-length") {
+      if (!/^\d{1,15}$/.test(value))
+        throw new HttpParseError(400, `Invalid Content-Length: ${value.slice(0, 40)}`);
+      const length = Number(value);
+      // Several Content-Length fields must agree, or the message has two lengths (RFC 9112 §6.3-5).
+      if (contentLength !== null && contentLength !== length) {
+        throw new HttpParseError(400, "Conflicting Content-Length values");
+      }
+      contentLength = length;
+    } else if (name === "transfer-encoding") {
+      transferEncoding = transferEncoding === null ? value : `${transferEncoding},${value}`;
+    } else if (name === "connection") {
+      for (const token of value.split(",")) {
+        const t = token.trim().toLowerCase();
+        if (t) connectionTokens.push(t);
+      }
+    }
+  }
+  let chunked = false;
+  if (transferEncoding !== null) {
+    // Both headers is the classic smuggling vector: refuse rather than pick one (RFC 9112 §6.1-15).
+    if (isRequest && contentLength !== null) {
+      throw new HttpParseError(400, "Transfer-Encoding together with Content-Length is refused");
+    }
+    const codings = transferEncoding
+      .toLowerCase()
+      .split(",")
+      .map((c) => c.trim())
+      .filter(Boolean);
+    if (codings.length !== 1 || codings[0] !== "chunked") {
+      throw new HttpParseError(
+        isRequest ? 501 : 502,
+        `Unsupported Transfer-Encoding: ${transferEncoding.slice(0, 60)}`,
+      );
+    }
+    chunked = true;
+    contentLength = null;
+  }
+  return { contentLength, chunked, connectionTokens };
+}
+
+/** Parses a request head (`buf[0, end)`, `end` from {@link findHeadEnd}). Throws {@link HttpParseError}. */
+export function parseRequestHead(buf: Buffer, end: number): RequestHead {
+  const lines = buf.toString("latin1", 0, end - 4).split("\r\n");
+  const match = REQUEST_LINE.exec(lines[0]!);
+  if (!match) throw new HttpParseError(400, `Malformed request line: ${lines[0]!.slice(0, 80)}`);
+  const minor = match[3] === "1" ? 1 : 0;
+  const headers = parseFields(lines);
+  const frame = framing(headers, true);
+  if (frame.chunked && minor === 0)
+    throw new HttpParseError(400, "Transfer-Encoding is not allowed in HTTP/1.0");
+  let host: string | null = null;
+  let upgrade: string | null = null;
+  for (const [name, value] of headers) {
+    if (name === "host") {
+      if (host !== null) throw new HttpParseError(400, "More than one Host header");
+      host = value;
+    } else if (name === "upgrade") upgrade = value;
+  }
+  if (minor === 1 && host === null) throw new HttpParseError(400, "HTTP/1.1 request without Host header");
+  const keepAlive =
+    minor === 1 ? !frame.connectionTokens.includes("close") : frame.connectionTokens.includes("keep-alive");
+  return {
+    method: match[1]!,
+    target: match[2]!,
+    minor,
+    headers,
+    contentLength: frame.contentLength,
+    chunked: frame.chunked,
+    keepAlive,
+    upgrade: upgrade !== null && frame.connectionTokens.includes("upgrade") ? upgrade : null,
+    connectionTokens: frame.connectionTokens,
+    host,
+  };
+}
+
+/** Parses a response head. Throws {@link HttpParseError} (status 502). */
+export function parseResponseHead(buf: Buffer, end: number): ResponseHead {
+  const lines = buf.toString("latin1", 0, end - 4).split("\r\n");
+  const match = STATUS_LINE.exec(lines[0]!);
+  if (!match) throw new HttpParseError(502, `Malformed status line from upstream: ${lines[0]!.slice(0, 80)}`);
+  let headers: HeaderField[];
+  let frame: Framing;
+  try {
+    headers = parseFields(lines);
+    frame = framing(headers, false);
+  } catch (error) {
+    throw new HttpParseError(502, `Upstream sent a bad response head: ${(error as Error).message}`);
+  }
+  const minor = match[1] === "1" ? 1 : 0;
+  return {
+    minor,
+    status: Number(match[2]),
+    reason: match[3] ?? "",
+    headers,
+    contentLength: frame.contentLength,
+    chunked: frame.chunked,
+    keepAlive:
+      minor === 1 ? !frame.connectionTokens.includes("close") : frame.connectionTokens.includes("keep-alive"),
+    connectionTokens: frame.connectionTokens,
+  };
+}
+
+enum ChunkState {
+  Size,
+  SizeExtension,
+  SizeLf,
+  Data,
+  DataCr,
+  DataLf,
+  TrailerLineStart,
+  TrailerLine,
+  TrailerLf,
+  FinalLf,
+  Done,
+}
+
+/**
+ * Follows a chunked body byte by byte without copying it, to find where it ends. The bytes
+ * themselves are relayed unchanged; this only tracks framing.
+ */
+export class ChunkedTracker {
+  #state = ChunkState.Size;
+  #size = 0;
+  #digits = 0;
+  #lineLength = 0;
+  /** Bytes of chunk data seen, for body limits. */
+  dataBytes = 0;
+
+  get done(): boolean {
+    return this.#state === ChunkState.Done;
+  }
+
+  /**
+   * Consumes `buf[start, end)`. Returns the index just past the body's last byte when the body ends
+   * within this range, else -1. Throws {@link HttpParseError} on malformed framing.
+   */
+  feed(buf: Uint8Array, start: number, end: number): number {
+    let i = start;
+    while (i < end) {
+      const byte = buf[i]!;
+      switch (this.#state) {
+        case ChunkState.Size: {
+          const digit = hexValue(byte);
+          if (digit >= 0) {
+            if (++this.#digits > 15) throw new HttpParseError(400, "Chunk size too large");
+            this.#size = this.#size * 16 + digit;
+          } else if (this.#digits === 0) {
+            throw new HttpParseError(400, "Malformed chunk size");
+          } else if (byte === 0x0d) this.#state = ChunkState.SizeLf;
+          else if (byte === 0x3b || byte === 0x20 || byte === 0x09) {
+            this.#state = ChunkState.SizeExtension;
+            this.#lineLength = 0;
+          } else throw new HttpParseError(400, "Malformed chunk size");
+          i++;
+          break;
+        }
+        case ChunkState.SizeExtension:
+          if (byte === 0x0d) this.#state = ChunkState.SizeLf;
+          else if (byte === 0x0a || ++this.#lineLength > 4096)
+            throw new HttpParseError(400, "Malformed chunk extension");
+          i++;
+          break;
+        case ChunkState.SizeLf:
+          if (byte !== 0x0a) throw new HttpParseError(400, "Malformed chunk size line");
+          i++;
+          this.#digits = 0;
+          if (this.#size === 0) {
+            this.#state = ChunkState.TrailerLineStart;
+          } else this.#state = ChunkState.Data;
+          break;
+        case ChunkState.Data: {
+          const take = Math.min(this.#size, end - i);
+          i += take;
+          this.#size -= take;
+          this.dataBytes += take;
+          if (this.#size === 0) this.#state = ChunkState.DataCr;
+          break;
+        }
+        case ChunkState.DataCr:
+          if (byte !== 0x0d) throw new HttpParseError(400, "Chunk data longer than its size");
+          this.#state = ChunkState.DataLf;
+          i++;
+          break;
+        case ChunkState.DataLf:
+          if (byte !== 0x0a) throw new HttpParseError(400, "Malformed chunk end");
+          this.#state = ChunkState.Size;
+          this.#size = 0;
+          i++;
+          break;
+        case ChunkState.TrailerLineStart:
+          if (byte === 0x0d) this.#state = ChunkState.FinalLf;
+          else {
+            this.#state = ChunkState.TrailerLine;
+            this.#lineLength = 1;
+          }
+          i++;
+          break;
+        case ChunkState.TrailerLine:
+          if (byte === 0x0d) this.#state = ChunkState.TrailerLf;
+          else if (byte === 0x0a || ++this.#lineLength > 8192)
+            throw new HttpParseError(400, "Malformed trailer");
+          i++;
+          break;
+        case ChunkState.TrailerLf:
+          if (byte !== 0x0a) throw new HttpParseError(400, "Malformed trailer");
+          this.#state = ChunkState.TrailerLineStart;
+          i++;
+          break;
+        case ChunkState.FinalLf:
+          if (byte !== 0x0a) throw new HttpParseError(400, "Malformed chunked body end");
+          this.#state = ChunkState.Done;
+          return i + 1;
+        case ChunkState.Done:
+          return i;
+      }
+    }
+    return -1;
+  }
+}
+
+function hexValue(byte: number): number {
+  if (byte >= 0x30 && byte <= 0x39) return byte - 0x30;
+  if (byte >= 0x61 && byte <= 0x66) return byte - 0x57;
+  if (byte >= 0x41 && byte <= 0x46) return byte - 0x37;
+  return -1;
+}

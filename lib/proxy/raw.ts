@@ -1,0 +1,879 @@
+/**
+ * The byte-level front: reads each request head off the client socket, routes it, rewrites the
+ * head (namespace stripped, hop-by-hop dropped, forwarding headers set) and relays bodies and
+ * responses as bytes over pooled keep-alive upstream connections. No Request or Response objects
+ * on this path: that is what lets it keep pace with nginx (see PITFALLS.md, bench/README.md).
+ * Requests outside every namespace go, the same way, to the gateway's own Hono app on a unix socket.
+ */
+import type { RawAddress, RawHandlers, RawListener, RawSocket, RawSockets } from "../runtime/index.ts";
+import { rewriteLocation } from "./forward.ts";
+import {
+  ChunkedTracker,
+  findHeadEnd,
+  HttpParseError,
+  parseRequestHead,
+  parseResponseHead,
+  type RequestHead,
+  type ResponseHead,
+} from "./http1.ts";
+import { hasEncodedSeparator, normalizeTarget } from "./path.ts";
+import type { NamespaceTable, ProxyTarget } from "./table.ts";
+
+/** Header through which the front tells the gateway's own app who the client is. */
+export const CLIENT_ADDRESS_HEADER = "x-gateway-client-address";
+
+export interface RawProxyOptions {
+  hostname: string;
+  port: number;
+  /** The current routing table (replaced on rescan). */
+  table: () => NamespaceTable;
+  /** Where the gateway's own routes are served. */
+  internal: RawAddress;
+  /** Largest request body; `undefined` for none. */
+  maxBodySize?: number;
+  /** Largest request head. @default 65536 */
+  maxHeaderSize?: number;
+  /** Seconds an idle client connection is kept. @default 75 */
+  idleTimeoutSeconds?: number;
+}
+
+export interface RawProxy extends RawListener {
+  /** Stops accepting; resolves when in-flight exchanges are done (idle connections are closed). */
+  drain(): Promise<void>;
+  /** Closes every connection now. */
+  closeAll(): void;
+}
+
+const HOP_BY_HOP = new Set([
+  "connection",
+  "proxy-connection",
+  "keep-alive",
+  "proxy-authenticate",
+  "proxy-authorization",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+]);
+const DROPPED_REQUEST = new Set([
+  "host",
+  "content-length",
+  "x-request-id",
+  "forwarded",
+  "x-forwarded-for",
+  "x-forwarded-host",
+  "x-forwarded-proto",
+  "x-forwarded-prefix",
+  CLIENT_ADDRESS_HEADER,
+]);
+const REQUEST_ID = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
+const MAX_RESPONSE_HEAD = 64 * 1024;
+/** Client bytes buffered while a response is under way before the client is paused. */
+const MAX_PIPELINE_BUFFER = 256 * 1024;
+const MAX_IDLE_PER_UPSTREAM = 128;
+
+type ClientState = "head" | "connecting" | "body" | "waiting" | "tunnel" | "closed";
+
+/** Per client connection. */
+class ClientConn {
+  state: ClientState = "head";
+  pending: Buffer | null = null;
+  request: RequestHead | null = null;
+  requestId = "";
+  /** The namespace of the current request's provider ("" for the gateway's own routes). */
+  prefix = "";
+  target: ProxyTarget | null = null;
+  bodyRemaining = 0;
+  chunk: ChunkedTracker | null = null;
+  /** True once the request (head and body) has been fully handed to the upstream. */
+  requestSent = false;
+  link: UpstreamLink | null = null;
+  keepAlive = true;
+  outbox: Buffer[] = [];
+  deadline = 0;
+  responseStarted = false;
+
+  constructor(
+    readonly proxy: Front,
+    public socket: RawSocket<ClientConn> | null,
+  ) {}
+}
+
+type LinkState = "connecting" | "head" | "body" | "tunnel" | "idle" | "closed";
+
+/** Per upstream connection. */
+class UpstreamLink {
+  state: LinkState = "connecting";
+  socket: RawSocket<UpstreamLink> | null = null;
+  owner: ClientConn | null = null;
+  queue: Array<Buffer | string> = [];
+  pending: Buffer | null = null;
+  response: ResponseHead | null = null;
+  remaining = 0;
+  chunk: ChunkedTracker | null = null;
+  untilClose = false;
+  reused = false;
+  gotBytes = false;
+  /** The request head, kept for one retry when a reused connection turns out to be dead. */
+  head = "";
+
+  constructor(readonly key: string) {}
+}
+
+class Front {
+  readonly clients = new Set<ClientConn>();
+  readonly idle = new Map<string, UpstreamLink[]>();
+  readonly maxHeaderSize: number;
+  readonly idleSeconds: number;
+  draining = false;
+  onIdle: (() => void) | null = null;
+  readonly clientHandlers: RawHandlers<ClientConn>;
+  readonly upstreamHandlers: RawHandlers<UpstreamLink>;
+
+  constructor(
+    readonly options: RawProxyOptions,
+    readonly sockets: RawSockets,
+  ) {
+    this.maxHeaderSize = options.maxHeaderSize ?? 64 * 1024;
+    this.idleSeconds = options.idleTimeoutSeconds ?? 75;
+    this.clientHandlers = {
+      open: (socket) => {
+        socket.data = new ClientConn(this, socket);
+        this.clients.add(socket.data);
+        socket.timeout(this.idleSeconds);
+      },
+      data: (socket, chunk) => this.clientData(socket.data, chunk),
+      drain: (socket) => this.clientDrain(socket.data),
+      close: (socket) => this.clientClosed(socket.data),
+      timeout: (socket) => socket.end(),
+    };
+    this.upstreamHandlers = {
+      open: (socket) => this.linkOpen(socket.data, socket),
+      data: (socket, chunk) => this.linkData(socket.data, chunk),
+      drain: (socket) => this.linkDrain(socket.data),
+      close: (socket) => this.linkClosed(socket.data),
+      connectError: (socket, error) => this.linkConnectError(socket.data, error),
+    };
+  }
+
+  // ---- client side -------------------------------------------------------------------------
+
+  clientData(conn: ClientConn, chunk: Buffer): void {
+    switch (conn.state) {
+      case "tunnel":
+        if (conn.link) this.linkWrite(conn.link, chunk);
+        return;
+      case "body":
+        this.relayRequestBody(conn, chunk, 0);
+        return;
+      case "closed":
+        return;
+      default:
+        conn.pending = conn.pending ? Buffer.concat([conn.pending, chunk]) : chunk;
+        if (conn.state === "head") this.nextRequest(conn);
+        else if (conn.pending.length > MAX_PIPELINE_BUFFER) conn.socket?.pause();
+    }
+  }
+
+  nextRequest(conn: ClientConn): void {
+    const buf = conn.pending;
+    if (!buf || conn.state !== "head") return;
+    const end = findHeadEnd(buf);
+    if (end === -1) {
+      if (buf.length > this.maxHeaderSize)
+        this.localError(conn, 431, "The request head is larger than the gateway accepts", true);
+      return;
+    }
+    if (end > this.maxHeaderSize) {
+      this.localError(conn, 431, "The request head is larger than the gateway accepts", true);
+      return;
+    }
+    let head: RequestHead;
+    try {
+      head = parseRequestHead(buf, end);
+    } catch (error) {
+      const status = error instanceof HttpParseError ? error.status : 400;
+      this.localError(conn, status, (error as Error).message, true);
+      return;
+    }
+    conn.pending = end < buf.length ? buf.subarray(end) : null;
+    this.dispatch(conn, head);
+  }
+
+  dispatch(conn: ClientConn, head: RequestHead): void {
+    conn.request = head;
+    conn.keepAlive = head.keepAlive && !this.draining;
+    conn.responseStarted = false;
+    conn.requestSent = false;
+    conn.target = null;
+    conn.prefix = "";
+    const given = headerValue(head, "x-request-id");
+    conn.requestId = given && REQUEST_ID.test(given) ? given : nextRequestId();
+    conn.socket?.timeout(0);
+
+    const normalized = normalizeTarget(head.target);
+    if (!normalized.ok) {
+      this.refuse(conn, 400, normalized.reason);
+      return;
+    }
+    const table = this.options.table();
+    const match = table.match(normalized.path);
+    if (
+      normalized.path !== rawPathOf(head.target) &&
+      match?.target !== table.match(rawPathOf(head.target))?.target
+    ) {
+      // Dot segments (plain or encoded) that carry a request across a namespace boundary are
+      // refused outright: a path written into one provider never reaches another, nor the gateway.
+      this.refuse(conn, 400, "The path uses dot segments to leave the namespace it names");
+      return;
+    }
+    let address: RawAddress;
+    let upstreamTarget: string;
+    if (match) {
+      const endpoint = match.target.endpoint?.() ?? null;
+      if (!endpoint) {
+        this.refuse(
+          conn,
+          503,
+          `Provider "${match.target.code}" is ${match.target.status()}; try again shortly`,
+          {
+            "retry-after": "1",
+          },
+        );
+        return;
+      }
+      conn.target = match.target;
+      conn.prefix = match.target.namespace;
+      address = endpoint;
+      upstreamTarget = match.rest + normalized.query;
+    } else {
+      if (hasEncodedSeparator(normalized.path)) {
+        this.refuse(conn, 400, "An encoded /, \\ or NUL cannot stand where a namespace is matched");
+        return;
+      }
+      address = this.options.internal;
+      upstreamTarget = normalized.path + normalized.query;
+    }
+    const max = this.options.maxBodySize;
+    if (max !== undefined && head.contentLength !== null && head.contentLength > max) {
+      this.refuse(
+        conn,
+        413,
+        `The request body of ${head.contentLength} bytes is over the limit of ${max} bytes`,
+      );
+      return;
+    }
+    conn.bodyRemaining = head.contentLength ?? 0;
+    conn.chunk = head.chunked ? new ChunkedTracker() : null;
+    const hasBody = conn.bodyRemaining > 0 || conn.chunk !== null;
+    const link = this.acquire(address);
+    link.owner = conn;
+    link.head = this.upstreamHead(conn, head, upstreamTarget, link.key);
+    link.gotBytes = false;
+    conn.link = link;
+    conn.deadline = Date.now() + (conn.target?.timeoutMs ?? 60_000);
+    this.linkWrite(link, link.head);
+    if (hasBody) {
+      conn.state = "body";
+      const rest = conn.pending;
+      conn.pending = null;
+      if (rest) this.relayRequestBody(conn, rest, 0);
+    } else {
+      conn.state = "waiting";
+      conn.requestSent = true;
+    }
+  }
+
+  /** Answers locally; when the request has a body the gateway did not read, the connection closes after. */
+  refuse(conn: ClientConn, status: number, detail: string, headers: Record<string, string> = {}): void {
+    const head = conn.request;
+    const unreadBody = head !== null && (head.chunked || (head.contentLength ?? 0) > 0);
+    this.localError(conn, status, detail, unreadBody || !conn.keepAlive, headers);
+    if (!unreadBody && conn.keepAlive) {
+      conn.state = "head";
+      conn.socket?.timeout(this.idleSeconds);
+      this.nextRequest(conn);
+    }
+  }
+
+  relayRequestBody(conn: ClientConn, chunk: Buffer, offset: number): void {
+    const link = conn.link;
+    if (!link) return;
+    let end: number;
+    if (conn.chunk) {
+      try {
+        end = conn.chunk.feed(chunk, offset, chunk.length);
+      } catch (error) {
+        this.abortExchange(conn, (error as HttpParseError).status ?? 400, (error as Error).message);
+        return;
+      }
+      const max = this.options.maxBodySize;
+      if (max !== undefined && conn.chunk.dataBytes > max) {
+        this.abortExchange(conn, 413, `The request body is over the limit of ${max} bytes`);
+        return;
+      }
+    } else {
+      const take = Math.min(conn.bodyRemaining, chunk.length - offset);
+      conn.bodyRemaining -= take;
+      end = conn.bodyRemaining === 0 ? offset + take : -1;
+    }
+    const upTo = end === -1 ? chunk.length : end;
+    if (upTo > offset)
+      this.linkWrite(link, offset === 0 && upTo === chunk.length ? chunk : chunk.subarray(offset, upTo));
+    if (end !== -1) {
+      conn.requestSent = true;
+      if (conn.state === "body") conn.state = "waiting";
+      if (end < chunk.length) conn.pending = chunk.subarray(end);
+      // The response may have ended before the body did (an early answer); finish it now.
+      if (conn.state === "waiting" && link.state === "idle") this.finishExchange(conn, link);
+    }
+  }
+
+  clientWrite(conn: ClientConn, data: Buffer | string): void {
+    const socket = conn.socket;
+    if (!socket) return;
+    if (conn.outbox.length > 0) {
+      conn.outbox.push(typeof data === "string" ? Buffer.from(data, "latin1") : data);
+      return;
+    }
+    const bytes = typeof data === "string" ? Buffer.from(data, "latin1") : data;
+    const written = socket.write(bytes);
+    if (written < bytes.length && written >= 0) {
+      conn.outbox.push(bytes.subarray(written));
+      // Backpressure: stop reading the upstream until the client has taken what it was sent.
+      conn.link?.socket?.pause();
+    }
+  }
+
+  clientDrain(conn: ClientConn): void {
+    const socket = conn.socket;
+    if (!socket) return;
+    while (conn.outbox.length > 0) {
+      const next = conn.outbox[0]!;
+      const written = socket.write(next);
+      if (written < 0) return;
+      if (written < next.length) {
+        conn.outbox[0] = next.subarray(written);
+        return;
+      }
+      conn.outbox.shift();
+    }
+    conn.link?.socket?.resume();
+    if (conn.state === "closed") socket.end();
+  }
+
+  clientClosed(conn: ClientConn): void {
+    const wasActive = conn.state !== "head" && conn.state !== "closed";
+    conn.state = "closed";
+    conn.socket = null;
+    this.clients.delete(conn);
+    const link = conn.link;
+    conn.link = null;
+    // A client that went away mid-exchange cancels the upstream request (its connection is not reused).
+    if (link && (wasActive || link.state !== "idle")) this.destroyLink(link);
+    this.checkIdle();
+  }
+
+  /** Sends a problem+json answer from the gateway itself. */
+  localError(
+    conn: ClientConn,
+    status: number,
+    detail: string,
+    close: boolean,
+    extra: Record<string, string> = {},
+  ): void {
+    const title = STATUS_TEXT[status] ?? "Error";
+    const body = JSON.stringify({ type: "about:blank", title, status, detail });
+    let head = `HTTP/1.1 ${status} ${title}\r\ncontent-type: application/problem+json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n`;
+    if (conn.requestId) head += `x-request-id: ${conn.requestId}\r\n`;
+    for (const [name, value] of Object.entries(extra)) head += `${name}: ${value}\r\n`;
+    if (close) head += "connection: close\r\n";
+    this.clientWrite(conn, `${head}\r\n${conn.request?.method === "HEAD" ? "" : body}`);
+    if (close) this.closeClient(conn);
+  }
+
+  closeClient(conn: ClientConn): void {
+    conn.state = "closed";
+    if (conn.outbox.length === 0) conn.socket?.end();
+  }
+
+  /** Fails the exchange in flight: an answer if none began, else the client connection is cut. */
+  abortExchange(conn: ClientConn, status: number, detail: string): void {
+    const link = conn.link;
+    conn.link = null;
+    if (link) this.destroyLink(link);
+    if (!conn.responseStarted) this.localError(conn, status, detail, true);
+    else this.cutClient(conn);
+  }
+
+  /** Ends the client connection abruptly so a truncated response can never look complete. */
+  cutClient(conn: ClientConn): void {
+    conn.state = "closed";
+    conn.socket?.terminate();
+  }
+
+  // ---- upstream side -----------------------------------------------------------------------
+
+  acquire(address: RawAddress): UpstreamLink {
+    const key = "unix" in address ? `unix:${address.unix}` : `${address.hostname}:${address.port}`;
+    const idle = this.idle.get(key);
+    while (idle && idle.length > 0) {
+      const link = idle.pop()!;
+      if (link.state === "idle" && link.socket) {
+        link.state = "head";
+        link.reused = true;
+        return link;
+      }
+    }
+    const link = new UpstreamLink(key);
+    this.sockets.connect(address, this.upstreamHandlers, link);
+    return link;
+  }
+
+  upstreamHead(conn: ClientConn, head: RequestHead, target: string, hostKey: string): string {
+    const tokens = head.connectionTokens;
+    let out = `${head.method} ${target} HTTP/1.1\r\n`;
+    let wantsTrailers = false;
+    for (const [name, value] of head.headers) {
+      if (HOP_BY_HOP.has(name) || DROPPED_REQUEST.has(name) || (tokens.length > 0 && tokens.includes(name))) {
+        if (name === "te" && /(^|,)\s*trailers\s*(,|$)/i.test(value)) wantsTrailers = true;
+        continue;
+      }
+      out += `${name}: ${value}\r\n`;
+    }
+    // A provider sees its own address as Host (the client's travels as X-Forwarded-Host);
+    // the gateway's own app sees the client's.
+    out += `host: ${conn.target ? hostKey : (head.host ?? "gateway")}\r\n`;
+    if (wantsTrailers) out += "te: trailers\r\n";
+    if (head.contentLength !== null) out += `content-length: ${head.contentLength}\r\n`;
+    if (head.chunked) out += "transfer-encoding: chunked\r\n";
+    out += `x-request-id: ${conn.requestId}\r\n`;
+    const address = conn.socket?.remoteAddress ?? "";
+    if (conn.target) {
+      if (address) out += `x-forwarded-for: ${address}\r\n`;
+      if (head.host !== null) out += `x-forwarded-host: ${head.host}\r\n`;
+      out += `x-forwarded-proto: http\r\nx-forwarded-prefix: ${conn.prefix}\r\n`;
+    } else out += `${CLIENT_ADDRESS_HEADER}: ${address}\r\n`;
+    if (head.upgrade !== null) out += `connection: upgrade\r\nupgrade: ${head.upgrade}\r\n\r\n`;
+    else out += "connection: keep-alive\r\n\r\n";
+    return out;
+  }
+
+  linkOpen(link: UpstreamLink, socket: RawSocket<UpstreamLink>): void {
+    link.socket = socket;
+    if (link.state === "closed") {
+      socket.end();
+      return;
+    }
+    link.state = "head";
+    const queued = link.queue;
+    link.queue = [];
+    for (const data of queued) this.linkWrite(link, data);
+    if (link.queue.length === 0) link.owner?.socket?.resume();
+  }
+
+  linkWrite(link: UpstreamLink, data: Buffer | string): void {
+    const socket = link.socket;
+    if (!socket || link.queue.length > 0) {
+      link.queue.push(data);
+      // Hold the client until the upstream connection is open and has taken what is queued.
+      link.owner?.socket?.pause();
+      return;
+    }
+    const bytes = typeof data === "string" ? Buffer.from(data, "latin1") : data;
+    const written = socket.write(bytes);
+    if (written >= 0 && written < bytes.length) {
+      link.queue.push(bytes.subarray(written));
+      // Backpressure: stop reading the client until the upstream has taken the body so far.
+      link.owner?.socket?.pause();
+    }
+  }
+
+  linkDrain(link: UpstreamLink): void {
+    const socket = link.socket;
+    if (!socket) return;
+    while (link.queue.length > 0) {
+      const next = link.queue[0]!;
+      const bytes = typeof next === "string" ? Buffer.from(next, "latin1") : next;
+      const written = socket.write(bytes);
+      if (written < 0) return;
+      if (written < bytes.length) {
+        link.queue[0] = bytes.subarray(written);
+        return;
+      }
+      link.queue.shift();
+    }
+    const owner = link.owner;
+    if (owner && owner.state !== "closed" && (owner.pending?.length ?? 0) <= MAX_PIPELINE_BUFFER)
+      owner.socket?.resume();
+  }
+
+  linkData(link: UpstreamLink, chunk: Buffer): void {
+    link.gotBytes = true;
+    const conn = link.owner;
+    if (!conn || conn.state === "closed") {
+      this.destroyLink(link);
+      return;
+    }
+    if (link.state === "tunnel") {
+      this.clientWrite(conn, chunk);
+      return;
+    }
+    if (link.state === "body") {
+      this.relayResponseBody(conn, link, chunk, 0);
+      return;
+    }
+    if (link.state !== "head") {
+      // Bytes from an upstream that owes nothing: it is confused; do not reuse it.
+      this.destroyLink(link);
+      return;
+    }
+    const buf = link.pending ? Buffer.concat([link.pending, chunk]) : chunk;
+    link.pending = null;
+    this.responseHead(conn, link, buf);
+  }
+
+  responseHead(conn: ClientConn, link: UpstreamLink, buf: Buffer): void {
+    const end = findHeadEnd(buf);
+    if (end === -1) {
+      if (buf.length > MAX_RESPONSE_HEAD)
+        this.abortExchange(conn, 502, "The provider sent a response head that is too large");
+      else link.pending = buf;
+      return;
+    }
+    let response: ResponseHead;
+    try {
+      response = parseResponseHead(buf, end);
+    } catch (error) {
+      this.abortExchange(conn, 502, (error as Error).message);
+      return;
+    }
+    const request = conn.request!;
+    if (response.status === 101 && request.upgrade !== null) {
+      conn.deadline = 0;
+      conn.responseStarted = true;
+      this.clientWrite(conn, this.clientHead(conn, response, true));
+      conn.state = "tunnel";
+      link.state = "tunnel";
+      if (end < buf.length) this.clientWrite(conn, buf.subarray(end));
+      const early = conn.pending;
+      conn.pending = null;
+      if (early) this.linkWrite(link, early);
+      return;
+    }
+    if (response.status < 200) {
+      // Interim responses (100 Continue, 103 Early Hints) pass through; the final one follows.
+      if (request.minor === 1 && response.status !== 101) this.clientWrite(conn, buf.subarray(0, end));
+      if (end < buf.length) this.responseHead(conn, link, buf.subarray(end));
+      return;
+    }
+    conn.deadline = 0;
+    conn.responseStarted = true;
+    link.response = response;
+    const noBody = request.method === "HEAD" || response.status === 204 || response.status === 304;
+    link.chunk = null;
+    link.untilClose = false;
+    if (noBody) link.remaining = 0;
+    else if (response.chunked) link.chunk = new ChunkedTracker();
+    else if (response.contentLength !== null) link.remaining = response.contentLength;
+    else {
+      link.untilClose = true;
+      conn.keepAlive = false;
+    }
+    if (!response.keepAlive) conn.keepAlive = conn.keepAlive && !link.untilClose;
+    const head = this.clientHead(conn, response, false);
+    const bodyStart = end < buf.length ? buf.subarray(end) : null;
+    if (noBody || (link.chunk === null && !link.untilClose && link.remaining === 0)) {
+      this.clientWrite(conn, head);
+      link.state = "idle";
+      if (bodyStart) link.state = "closed";
+      this.finishExchange(conn, link);
+      return;
+    }
+    link.state = "body";
+    // Writes made inside a socket callback are corked by Bun: head and body leave in one segment.
+    this.clientWrite(conn, head);
+    if (bodyStart) {
+      const body = this.takeBody(conn, link, bodyStart);
+      if (body.length > 0) this.clientWrite(conn, body);
+      this.afterBody(conn, link);
+    }
+  }
+
+  /** The part of `chunk` that belongs to the body, updating framing state. */
+  takeBody(conn: ClientConn, link: UpstreamLink, chunk: Buffer): Buffer {
+    if (link.untilClose) return chunk;
+    if (link.chunk) {
+      let end: number;
+      try {
+        end = link.chunk.feed(chunk, 0, chunk.length);
+      } catch {
+        this.cutClient(conn);
+        this.destroyLink(link);
+        return Buffer.alloc(0);
+      }
+      if (end === -1) return chunk;
+      link.state = end < chunk.length ? "closed" : "idle";
+      return end < chunk.length ? chunk.subarray(0, end) : chunk;
+    }
+    const take = Math.min(link.remaining, chunk.length);
+    link.remaining -= take;
+    if (link.remaining === 0) link.state = take < chunk.length ? "closed" : "idle";
+    return take < chunk.length ? chunk.subarray(0, take) : chunk;
+  }
+
+  relayResponseBody(conn: ClientConn, link: UpstreamLink, chunk: Buffer, offset: number): void {
+    const body = this.takeBody(conn, link, offset === 0 ? chunk : chunk.subarray(offset));
+    if (body.length > 0) this.clientWrite(conn, body);
+    this.afterBody(conn, link);
+  }
+
+  afterBody(conn: ClientConn, link: UpstreamLink): void {
+    if (link.state === "idle" || (link.state === "closed" && link.owner === conn))
+      this.finishExchange(conn, link);
+  }
+
+  /** The response is complete: recycle the upstream connection and move to the client's next request. */
+  finishExchange(conn: ClientConn, link: UpstreamLink): void {
+    if (!conn.requestSent) {
+      // Answered before the request body was all sent: neither connection can be resynchronised.
+      link.state = "closed";
+      this.destroyLink(link);
+      conn.link = null;
+      this.closeClient(conn);
+      return;
+    }
+    conn.link = null;
+    link.owner = null;
+    const reusable = link.state === "idle" && link.response?.keepAlive !== false && !link.untilClose;
+    if (reusable) this.release(link);
+    else this.destroyLink(link);
+    if (!conn.keepAlive || conn.state === "closed") {
+      this.closeClient(conn);
+      this.checkIdle();
+      return;
+    }
+    conn.state = "head";
+    conn.request = null;
+    conn.socket?.timeout(this.idleSeconds);
+    conn.socket?.resume();
+    if (this.draining) {
+      this.closeClient(conn);
+      this.checkIdle();
+      return;
+    }
+    this.nextRequest(conn);
+  }
+
+  clientHead(conn: ClientConn, response: ResponseHead, upgrade: boolean): string {
+    let out = `HTTP/1.1 ${response.status} ${response.reason}\r\n`;
+    const tokens = response.connectionTokens;
+    for (const [name, value] of response.headers) {
+      if (HOP_BY_HOP.has(name) || name === "x-request-id" || (tokens.length > 0 && tokens.includes(name)))
+        continue;
+      if (name === "location" && conn.target) {
+        out += `location: ${rewriteLocation(value, conn.prefix, `http://${conn.link?.key ?? ""}`)}\r\n`;
+      } else out += `${name}: ${value}\r\n`;
+    }
+    out += `x-request-id: ${conn.requestId}\r\n`;
+    if (upgrade) {
+      const upgradeValue =
+        response.headers.find(([name]) => name === "upgrade")?.[1] ?? conn.request?.upgrade ?? "";
+      return `${out}connection: upgrade\r\nupgrade: ${upgradeValue}\r\n\r\n`;
+    }
+    if (response.chunked) out += "transfer-encoding: chunked\r\n";
+    if (!conn.keepAlive) out += "connection: close\r\n";
+    else if (conn.request?.minor === 0) out += "connection: keep-alive\r\n";
+    return `${out}\r\n`;
+  }
+
+  release(link: UpstreamLink): void {
+    link.state = "idle";
+    link.pending = null;
+    link.response = null;
+    let list = this.idle.get(link.key);
+    if (!list) {
+      list = [];
+      this.idle.set(link.key, list);
+    }
+    if (list.length >= MAX_IDLE_PER_UPSTREAM || this.draining) {
+      this.destroyLink(link);
+      return;
+    }
+    list.push(link);
+  }
+
+  destroyLink(link: UpstreamLink): void {
+    const wasOpen = link.state !== "closed";
+    link.state = "closed";
+    link.owner = null;
+    link.queue = [];
+    if (link.socket && wasOpen) link.socket.end();
+    else link.socket?.terminate();
+  }
+
+  linkClosed(link: UpstreamLink): void {
+    const previous = link.state;
+    link.state = "closed";
+    link.socket = null;
+    const list = this.idle.get(link.key);
+    if (list) {
+      const at = list.indexOf(link);
+      if (at !== -1) list.splice(at, 1);
+    }
+    const conn = link.owner;
+    link.owner = null;
+    if (!conn || conn.link !== link) return;
+    if (previous === "tunnel") {
+      conn.link = null;
+      this.closeClient(conn);
+      return;
+    }
+    if (previous === "body" && link.untilClose) {
+      conn.link = null;
+      // A close-delimited body ends with the upstream's close: a complete response.
+      conn.requestSent = true;
+      this.closeClient(conn);
+      this.checkIdle();
+      return;
+    }
+    if (
+      !conn.responseStarted &&
+      link.reused &&
+      !link.gotBytes &&
+      conn.requestSent &&
+      conn.request?.contentLength === null &&
+      !conn.request?.chunked
+    ) {
+      // A pooled connection the upstream had closed: send the request again on a fresh one, once.
+      const address = addressOf(link.key);
+      const fresh = this.acquireFresh(address, link.key);
+      fresh.owner = conn;
+      fresh.head = link.head;
+      conn.link = fresh;
+      this.linkWrite(fresh, fresh.head);
+      return;
+    }
+    conn.link = null;
+    if (!conn.responseStarted) {
+      this.localError(conn, 502, `${describeTarget(conn)} closed the connection before answering`, true);
+    } else this.cutClient(conn);
+    this.checkIdle();
+  }
+
+  acquireFresh(address: RawAddress, key: string): UpstreamLink {
+    const link = new UpstreamLink(key);
+    this.sockets.connect(address, this.upstreamHandlers, link);
+    return link;
+  }
+
+  linkConnectError(link: UpstreamLink, error: Error): void {
+    link.state = "closed";
+    const conn = link.owner;
+    link.owner = null;
+    if (!conn || conn.link !== link) return;
+    conn.link = null;
+    this.localError(conn, 502, `${describeTarget(conn)} could not be reached: ${error.message}`, true);
+    this.checkIdle();
+  }
+
+  /** Answers 504 to requests whose upstream sent no response head in time. */
+  sweepTimeouts(now: number): void {
+    for (const conn of this.clients) {
+      if (conn.deadline !== 0 && conn.deadline < now && !conn.responseStarted && conn.link) {
+        conn.deadline = 0;
+        const ms = conn.target?.timeoutMs ?? 60_000;
+        this.abortExchange(conn, 504, `${describeTarget(conn)} sent no response headers within ${ms} ms`);
+      }
+    }
+  }
+
+  checkIdle(): void {
+    if (!this.draining || !this.onIdle) return;
+    for (const conn of this.clients) if (conn.state !== "head" && conn.state !== "closed") return;
+    const done = this.onIdle;
+    this.onIdle = null;
+    done();
+  }
+}
+
+/** Starts the byte-level front on `hostname:port`. */
+export function startRawProxy(sockets: RawSockets, options: RawProxyOptions): RawProxy {
+  const front = new Front(options, sockets);
+  const listener = sockets.listen<ClientConn>({
+    hostname: options.hostname,
+    port: options.port,
+    handlers: front.clientHandlers,
+    data: () => undefined as unknown as ClientConn,
+  });
+  const sweeper = setInterval(() => front.sweepTimeouts(Date.now()), 250);
+  (sweeper as { unref?: () => void }).unref?.();
+  const closeIdleClients = () => {
+    for (const conn of front.clients) if (conn.state === "head" && !conn.pending) front.closeClient(conn);
+  };
+  return {
+    hostname: listener.hostname,
+    port: listener.port,
+    stop() {
+      listener.stop();
+      clearInterval(sweeper);
+    },
+    drain() {
+      listener.stop();
+      front.draining = true;
+      closeIdleClients();
+      for (const list of front.idle.values()) for (const link of list.splice(0)) front.destroyLink(link);
+      return new Promise<void>((resolve) => {
+        front.onIdle = () => {
+          clearInterval(sweeper);
+          resolve();
+        };
+        front.checkIdle();
+      });
+    },
+    closeAll() {
+      clearInterval(sweeper);
+      for (const conn of front.clients) front.cutClient(conn);
+      for (const list of front.idle.values()) for (const link of list.splice(0)) front.destroyLink(link);
+    },
+  };
+}
+
+// Request ids: a random per-process prefix and a counter, unique without a UUID's cost per request.
+const ID_PREFIX = crypto.randomUUID().slice(0, 18);
+let idCounter = 0;
+function nextRequestId(): string {
+  idCounter = (idCounter + 1) % Number.MAX_SAFE_INTEGER;
+  return ID_PREFIX + idCounter.toString(16).padStart(12, "0");
+}
+
+function rawPathOf(target: string): string {
+  const q = target.indexOf("?");
+  return q === -1 ? target : target.slice(0, q);
+}
+
+function headerValue(head: RequestHead, name: string): string | undefined {
+  for (const [n, v] of head.headers) if (n === name) return v;
+  return undefined;
+}
+
+function addressOf(key: string): RawAddress {
+  if (key.startsWith("unix:")) return { unix: key.slice(5) };
+  const colon = key.lastIndexOf(":");
+  return { hostname: key.slice(0, colon), port: Number(key.slice(colon + 1)) };
+}
+
+function describeTarget(conn: ClientConn): string {
+  return conn.target ? `Provider "${conn.target.code}"` : "The gateway's own app";
+}
+
+const STATUS_TEXT: Record<number, string> = {
+  400: "Bad Request",
+  404: "Not Found",
+  413: "Content Too Large",
+  431: "Request Header Fields Too Large",
+  501: "Not Implemented",
+  502: "Bad Gateway",
+  503: "Service Unavailable",
+  504: "Gateway Timeout",
+};

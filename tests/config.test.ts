@@ -1,0 +1,270 @@
+import { describe, expect, test } from "bun:test";
+import { join, resolve } from "node:path";
+import { type Command, type Config, parseCommandLine, UsageError } from "../lib/config.ts";
+
+const HOME = "/home/tester";
+const ENV = { HOME };
+
+/** Parses `argv` expecting the serve command, and returns its config. */
+function serve(argv: string[], env: Record<string, string | undefined> = ENV): Config {
+  const command = parseCommandLine(argv, env);
+  if (command.kind !== "serve") throw new Error(`expected serve, got ${command.kind}`);
+  return command.config;
+}
+
+/** Parses `argv` expecting a UsageError, and returns it. */
+function usageError(argv: string[], env: Record<string, string | undefined> = ENV): UsageError {
+  try {
+    parseCommandLine(argv, env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(UsageError);
+    return error as UsageError;
+  }
+  throw new Error(`parseCommandLine accepted ${JSON.stringify(argv)}`);
+}
+
+function configOf(command: Command): Config {
+  if (!("config" in command)) throw new Error(`${command.kind} has no config`);
+  return command.config;
+}
+
+describe("parseCommandLine defaults and sources", () => {
+  test("parseCommandLine serves with the documented defaults when given nothing", () => {
+    expect(serve([])).toEqual({
+      providersDir: join(HOME, ".core", "providers"),
+      host: "127.0.0.1",
+      port: 8080,
+      registryFile: join(HOME, ".core", "providers", "registry.yaml"),
+      adminToken: undefined,
+      logFormat: "pretty",
+      logLevel: "info",
+      externalAllow: [],
+      maxBodySize: undefined,
+      watch: true,
+    });
+  });
+
+  test("parseCommandLine accepts serve spelt out", () => {
+    expect(serve(["serve"])).toEqual(serve([]));
+  });
+
+  test("parseCommandLine reads every setting from the environment", () => {
+    const config = serve([], {
+      HOME,
+      GATEWAY_PROVIDERS_DIR: "/srv/providers",
+      GATEWAY_HOST: "0.0.0.0",
+      GATEWAY_PORT: "9090",
+      GATEWAY_REGISTRY: "/var/lib/gateway/registry.yaml",
+      GATEWAY_ADMIN_TOKEN: "s3cret",
+      GATEWAY_LOG_FORMAT: "json",
+      GATEWAY_LOG_LEVEL: "debug",
+      GATEWAY_EXTERNAL_ALLOW: "10.0.0.0/8, agent.example",
+      GATEWAY_MAX_BODY_SIZE: "10mb",
+    });
+    expect(config).toEqual({
+      providersDir: "/srv/providers",
+      host: "0.0.0.0",
+      port: 9090,
+      registryFile: "/var/lib/gateway/registry.yaml",
+      adminToken: "s3cret",
+      logFormat: "json",
+      logLevel: "debug",
+      externalAllow: ["10.0.0.0/8", "agent.example"],
+      maxBodySize: 10 * 1024 * 1024,
+      watch: true,
+    });
+  });
+
+  test("parseCommandLine lets flags beat environment variables", () => {
+    const env = {
+      HOME,
+      GATEWAY_PROVIDERS_DIR: "/env/providers",
+      GATEWAY_PORT: "9090",
+      GATEWAY_LOG_LEVEL: "debug",
+      GATEWAY_ADMIN_TOKEN: "from-env",
+    };
+    const config = serve(
+      ["--providers-dir", "/flag/providers", "--port", "7070", "--log-level=warn", "--admin-token=from-flag"],
+      env,
+    );
+    expect(config.providersDir).toBe("/flag/providers");
+    expect(config.registryFile).toBe("/flag/providers/registry.yaml");
+    expect(config.port).toBe(7070);
+    expect(config.logLevel).toBe("warn");
+    expect(config.adminToken).toBe("from-flag");
+  });
+
+  test("parseCommandLine ignores an empty environment variable", () => {
+    expect(serve([], { HOME, GATEWAY_PORT: "", GATEWAY_HOST: "" })).toMatchObject({
+      port: 8080,
+      host: "127.0.0.1",
+    });
+  });
+
+  test("parseCommandLine accepts --port=0 for an ephemeral port", () => {
+    expect(serve(["--port=0"]).port).toBe(0);
+    expect(serve(["--port", "0"]).port).toBe(0);
+  });
+
+  test("parseCommandLine expands ~ and resolves relative directories", () => {
+    expect(serve(["--providers-dir", "~/p"]).providersDir).toBe(join(HOME, "p"));
+    expect(serve(["--providers-dir", "rel/p"]).providersDir).toBe(resolve("rel/p"));
+    expect(serve(["--registry", "~/r.yaml"]).registryFile).toBe(join(HOME, "r.yaml"));
+  });
+
+  test("parseCommandLine turns --no-watch off the watcher", () => {
+    expect(serve(["--no-watch"]).watch).toBe(false);
+  });
+
+  test("parseCommandLine reads --max-body-size and none", () => {
+    expect(serve(["--max-body-size", "1gb"]).maxBodySize).toBe(1024 ** 3);
+    expect(serve(["--max-body-size=512"]).maxBodySize).toBe(512);
+    expect(
+      serve(["--max-body-size", "none"], { HOME, GATEWAY_MAX_BODY_SIZE: "1mb" }).maxBodySize,
+    ).toBeUndefined();
+  });
+});
+
+describe("parseCommandLine usage errors", () => {
+  test.each([["abc"], ["-1"], ["65536"], ["80.5"], [""], ["8080x"]])(
+    "parseCommandLine refuses the port %p naming --port",
+    (port) => {
+      const error = usageError([`--port=${port}`]);
+      expect(error.message).toContain("--port");
+      expect(error.message).toContain(`"${port}"`);
+    },
+  );
+
+  test("parseCommandLine refuses a bad port from the environment naming the variable", () => {
+    expect(usageError([], { HOME, GATEWAY_PORT: "http" }).message).toContain("GATEWAY_PORT");
+  });
+
+  test("parseCommandLine refuses a bad log level naming --log-level and the choices", () => {
+    const error = usageError(["--log-level", "verbose"]);
+    expect(error.message).toContain("--log-level");
+    expect(error.message).toContain('"verbose"');
+    expect(error.message).toContain("debug");
+  });
+
+  test("parseCommandLine refuses a bad log format naming --log-format", () => {
+    expect(usageError(["--log-format", "xml"]).message).toContain("--log-format");
+  });
+
+  test.each([["huge"], ["10tb"], ["0"], ["-5mb"]])(
+    "parseCommandLine refuses the body size %p naming --max-body-size",
+    (size) => {
+      const error = usageError(["--max-body-size", size]);
+      expect(error.message).toContain("--max-body-size");
+    },
+  );
+
+  test("parseCommandLine refuses a host with a slash or a space", () => {
+    expect(usageError(["--host", "http://0.0.0.0"]).message).toContain("--host");
+    expect(usageError(["--host", "a b"]).message).toContain("--host");
+  });
+
+  test("parseCommandLine refuses an unknown flag and suggests the closest", () => {
+    const error = usageError(["--prot", "80"]);
+    expect(error.message).toContain("--prot");
+    expect(error.message).toContain("did you mean --port");
+  });
+
+  test("parseCommandLine refuses an unknown flag without suggesting a far one", () => {
+    const error = usageError(["--completely-different"]);
+    expect(error.message).toContain("--completely-different");
+    expect(error.message).not.toContain("did you mean");
+  });
+
+  test("parseCommandLine refuses a value flag given without its value", () => {
+    expect(usageError(["--port"]).message).toContain("--port");
+  });
+
+  test("parseCommandLine refuses an unknown command and suggests the closest", () => {
+    const error = usageError(["serv"]);
+    expect(error.message).toContain('"serv"');
+    expect(error.message).toContain('did you mean "serve"');
+  });
+
+  test("parseCommandLine refuses a stray argument to serve", () => {
+    expect(usageError(["serve", "extra"]).message).toContain('"extra"');
+  });
+
+  test("parseCommandLine refuses --url outside healthcheck", () => {
+    expect(usageError(["--url", "http://x/healthz"]).message).toContain("--url");
+  });
+});
+
+describe("parseCommandLine commands", () => {
+  test("parseCommandLine reads gateway check DIR with the directory resolved", () => {
+    const command = parseCommandLine(["check", "examples/providers/hello"], ENV);
+    expect(command.kind).toBe("check");
+    if (command.kind === "check") expect(command.dir).toBe(resolve("examples/providers/hello"));
+  });
+
+  test("parseCommandLine requires the directory of gateway check", () => {
+    expect(usageError(["check"]).message).toContain("check");
+  });
+
+  test("parseCommandLine reads gateway smoke with its providers dir", () => {
+    const command = parseCommandLine(["smoke", "--providers-dir", "/srv/p"], ENV);
+    expect(command.kind).toBe("smoke");
+    expect(configOf(command).providersDir).toBe("/srv/p");
+  });
+
+  test("parseCommandLine reads gateway providers list", () => {
+    const command = parseCommandLine(["providers", "list", "--providers-dir=/srv/p"], ENV);
+    expect(command).toMatchObject({ kind: "providers", action: "list" });
+    expect(configOf(command).providersDir).toBe("/srv/p");
+  });
+
+  test.each([["enable"], ["disable"], ["remove"]])(
+    "parseCommandLine reads gateway providers %s CODE",
+    (action) => {
+      const command = parseCommandLine(["providers", action, "weather"], ENV);
+      expect(command).toMatchObject({ kind: "providers", action, code: "weather" });
+    },
+  );
+
+  test("parseCommandLine requires a code for gateway providers enable", () => {
+    expect(usageError(["providers", "enable"]).message).toContain("providers enable");
+  });
+
+  test("parseCommandLine refuses an unknown providers action", () => {
+    expect(usageError(["providers", "purge", "x"]).message).toContain("purge");
+    expect(usageError(["providers"]).message).toContain("nothing");
+  });
+
+  test("parseCommandLine reads gateway healthcheck with its default URL", () => {
+    expect(parseCommandLine(["healthcheck"], ENV)).toEqual({
+      kind: "healthcheck",
+      url: "http://127.0.0.1:8080/healthz",
+    });
+  });
+
+  test("parseCommandLine builds the healthcheck URL from the configured port", () => {
+    expect(parseCommandLine(["healthcheck"], { HOME, GATEWAY_PORT: "9191" })).toEqual({
+      kind: "healthcheck",
+      url: "http://127.0.0.1:9191/healthz",
+    });
+  });
+
+  test("parseCommandLine reads gateway healthcheck --url", () => {
+    expect(parseCommandLine(["healthcheck", "--url", "http://10.0.0.5:8080/healthz"], ENV)).toEqual({
+      kind: "healthcheck",
+      url: "http://10.0.0.5:8080/healthz",
+    });
+  });
+
+  test.each([["--help"], ["-h"]])("parseCommandLine answers help for %s", (flag) => {
+    expect(parseCommandLine([flag], ENV)).toEqual({ kind: "help" });
+    expect(parseCommandLine(["smoke", flag], ENV)).toEqual({ kind: "help" });
+  });
+
+  test.each([["--version"], ["-V"]])("parseCommandLine answers version for %s", (flag) => {
+    expect(parseCommandLine([flag], ENV)).toEqual({ kind: "version" });
+  });
+
+  test("parseCommandLine answers help even when a flag value is bad", () => {
+    expect(parseCommandLine(["--port", "nope", "--help"], ENV)).toEqual({ kind: "help" });
+  });
+});

@@ -1,0 +1,55 @@
+import { describe, expect, test } from "bun:test";
+import { rewriteLocation } from "../lib/proxy/forward.ts";
+
+const NS = "/api/v1/w";
+const ORIGIN = "http://127.0.0.1:5000";
+
+describe("rewriteLocation", () => {
+  test("rewriteLocation puts an absolute path under the namespace", () => {
+    expect(rewriteLocation("/login", NS, ORIGIN)).toBe("/api/v1/w/login");
+    expect(rewriteLocation("/", NS, ORIGIN)).toBe("/api/v1/w/");
+    expect(rewriteLocation("/a/b?next=/c#top", NS, ORIGIN)).toBe("/api/v1/w/a/b?next=/c#top");
+  });
+
+  test("rewriteLocation leaves a path already under the namespace alone", () => {
+    expect(rewriteLocation("/api/v1/w/login", NS, ORIGIN)).toBe("/api/v1/w/login");
+    expect(rewriteLocation("/api/v1/w", NS, ORIGIN)).toBe("/api/v1/w");
+  });
+
+  test("rewriteLocation treats a path that only shares the namespace's leading characters as the provider's own", () => {
+    expect(rewriteLocation("/api/v1/wx/login", NS, ORIGIN)).toBe("/api/v1/w/api/v1/wx/login");
+  });
+
+  test("rewriteLocation turns a URL on the provider's own origin into a path under the namespace", () => {
+    expect(rewriteLocation("http://127.0.0.1:5000/login?x=1", NS, ORIGIN)).toBe("/api/v1/w/login?x=1");
+    expect(rewriteLocation("http://127.0.0.1:5000", NS, ORIGIN)).toBe("/api/v1/w/");
+    expect(rewriteLocation("http://127.0.0.1:5000?x=1", NS, ORIGIN)).toBe("/api/v1/w?x=1");
+  });
+
+  test("rewriteLocation leaves a URL on another port that merely starts like the origin alone", () => {
+    expect(rewriteLocation("http://127.0.0.1:50001/login", NS, ORIGIN)).toBe("http://127.0.0.1:50001/login");
+  });
+
+  test("rewriteLocation leaves URLs on other hosts alone", () => {
+    expect(rewriteLocation("https://auth.example/login", NS, ORIGIN)).toBe("https://auth.example/login");
+  });
+
+  test("rewriteLocation leaves protocol-relative and backslash locations alone", () => {
+    expect(rewriteLocation("//evil.example/x", NS, ORIGIN)).toBe("//evil.example/x");
+    expect(rewriteLocation("/\\evil.example/x", NS, ORIGIN)).toBe("/\\evil.example/x");
+  });
+
+  test("rewriteLocation leaves relative references alone", () => {
+    expect(rewriteLocation("next", NS, ORIGIN)).toBe("next");
+    expect(rewriteLocation("../up", NS, ORIGIN)).toBe("../up");
+    expect(rewriteLocation("?page=2", NS, ORIGIN)).toBe("?page=2");
+  });
+
+  test("rewriteLocation maps an external agent's origin with a base path under the namespace", () => {
+    const origin = "https://agent.example/base";
+    expect(rewriteLocation("https://agent.example/base/items", NS, origin)).toBe("/api/v1/w/items");
+    expect(rewriteLocation("https://agent.example/basement", NS, origin)).toBe(
+      "https://agent.example/basement",
+    );
+  });
+});
