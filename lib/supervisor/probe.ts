@@ -4,7 +4,8 @@ import { connect, createServer } from "node:net";
 export async function probeHttp(url: string, timeoutMs: number): Promise<boolean> {
   try {
     const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: "manual" });
-    await response.body?.cancel();
+    // Read the (small) body rather than cancel it: a reset mid-write makes some servers log errors.
+    await response.arrayBuffer();
     return response.status >= 200 && response.status < 300;
   } catch {
     return false;
