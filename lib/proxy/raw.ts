@@ -71,6 +71,8 @@ const MAX_RESPONSE_HEAD = 64 * 1024;
 /** Client bytes buffered while a response is under way before the client is paused. */
 const MAX_PIPELINE_BUFFER = 256 * 1024;
 const MAX_IDLE_PER_UPSTREAM = 128;
+/** Up to this many body bytes are copied next to the head to save a send() call. */
+const COALESCE_LIMIT = 32 * 1024;
 
 type ClientState = "head" | "connecting" | "body" | "waiting" | "tunnel" | "closed";
 
@@ -92,6 +94,9 @@ class ClientConn {
   outbox: Buffer[] = [];
   deadline = 0;
   responseStarted = false;
+  /** When the connection last became idle (waiting for a request head); 0 while busy. */
+  idleSince = 0;
+  paused = false;
 
   constructor(
     readonly proxy: Front,
@@ -116,6 +121,7 @@ class UpstreamLink {
   gotBytes = false;
   /** The request head, kept for one retry when a reused connection turns out to be dead. */
   head = "";
+  paused = false;
 
   constructor(readonly key: string) {}
 }
@@ -139,8 +145,8 @@ class Front {
     this.clientHandlers = {
       open: (socket) => {
         socket.data = new ClientConn(this, socket);
+        socket.data.idleSince = Date.now();
         this.clients.add(socket.data);
-        socket.timeout(this.idleSeconds);
       },
       data: (socket, chunk) => this.clientData(socket.data, chunk),
       drain: (socket) => this.clientDrain(socket.data),
@@ -171,7 +177,7 @@ class Front {
       default:
         conn.pending = conn.pending ? Buffer.concat([conn.pending, chunk]) : chunk;
         if (conn.state === "head") this.nextRequest(conn);
-        else if (conn.pending.length > MAX_PIPELINE_BUFFER) conn.socket?.pause();
+        else if (conn.pending.length > MAX_PIPELINE_BUFFER) pauseClient(conn);
     }
   }
 
@@ -209,7 +215,7 @@ class Front {
     conn.prefix = "";
     const given = headerValue(head, "x-request-id");
     conn.requestId = given && REQUEST_ID.test(given) ? given : nextRequestId();
-    conn.socket?.timeout(0);
+    conn.idleSince = 0;
 
     const normalized = normalizeTarget(head.target);
     if (!normalized.ok) {
@@ -291,7 +297,7 @@ class Front {
     this.localError(conn, status, detail, unreadBody || !conn.keepAlive, headers);
     if (!unreadBody && conn.keepAlive) {
       conn.state = "head";
-      conn.socket?.timeout(this.idleSeconds);
+      conn.idleSince = Date.now();
       this.nextRequest(conn);
     }
   }
@@ -341,7 +347,7 @@ class Front {
     if (written < bytes.length && written >= 0) {
       conn.outbox.push(bytes.subarray(written));
       // Backpressure: stop reading the upstream until the client has taken what it was sent.
-      conn.link?.socket?.pause();
+      if (conn.link) pauseLink(conn.link);
     }
   }
 
@@ -358,7 +364,7 @@ class Front {
       }
       conn.outbox.shift();
     }
-    conn.link?.socket?.resume();
+    if (conn.link) resumeLink(conn.link);
     if (conn.state === "closed") socket.end();
   }
 
@@ -469,7 +475,7 @@ class Front {
     const queued = link.queue;
     link.queue = [];
     for (const data of queued) this.linkWrite(link, data);
-    if (link.queue.length === 0) link.owner?.socket?.resume();
+    if (link.queue.length === 0 && link.owner) resumeClient(link.owner);
   }
 
   linkWrite(link: UpstreamLink, data: Buffer | string): void {
@@ -477,7 +483,7 @@ class Front {
     if (!socket || link.queue.length > 0) {
       link.queue.push(data);
       // Hold the client until the upstream connection is open and has taken what is queued.
-      link.owner?.socket?.pause();
+      if (link.owner) pauseClient(link.owner);
       return;
     }
     const bytes = typeof data === "string" ? Buffer.from(data, "latin1") : data;
@@ -485,7 +491,7 @@ class Front {
     if (written >= 0 && written < bytes.length) {
       link.queue.push(bytes.subarray(written));
       // Backpressure: stop reading the client until the upstream has taken the body so far.
-      link.owner?.socket?.pause();
+      if (link.owner) pauseClient(link.owner);
     }
   }
 
@@ -505,7 +511,7 @@ class Front {
     }
     const owner = link.owner;
     if (owner && owner.state !== "closed" && (owner.pending?.length ?? 0) <= MAX_PIPELINE_BUFFER)
-      owner.socket?.resume();
+      resumeClient(owner);
   }
 
   linkData(link: UpstreamLink, chunk: Buffer): void {
@@ -591,13 +597,21 @@ class Front {
       return;
     }
     link.state = "body";
-    // Writes made inside a socket callback are corked by Bun: head and body leave in one segment.
-    this.clientWrite(conn, head);
     if (bodyStart) {
       const body = this.takeBody(conn, link, bodyStart);
-      if (body.length > 0) this.clientWrite(conn, body);
+      // Head and first body bytes in one buffer: one send() instead of two for most responses.
+      if (body.length > 0 && body.length <= COALESCE_LIMIT) {
+        const headLength = Buffer.byteLength(head, "latin1");
+        const out = Buffer.allocUnsafe(headLength + body.length);
+        out.write(head, 0, "latin1");
+        body.copy(out, headLength);
+        this.clientWrite(conn, out);
+      } else {
+        this.clientWrite(conn, head);
+        if (body.length > 0) this.clientWrite(conn, body);
+      }
       this.afterBody(conn, link);
-    }
+    } else this.clientWrite(conn, head);
   }
 
   /** The part of `chunk` that belongs to the body, updating framing state. */
@@ -655,8 +669,8 @@ class Front {
     }
     conn.state = "head";
     conn.request = null;
-    conn.socket?.timeout(this.idleSeconds);
-    conn.socket?.resume();
+    conn.idleSince = Date.now();
+    resumeClient(conn);
     if (this.draining) {
       this.closeClient(conn);
       this.checkIdle();
@@ -688,6 +702,7 @@ class Front {
   }
 
   release(link: UpstreamLink): void {
+    resumeLink(link);
     link.state = "idle";
     link.pending = null;
     link.response = null;
@@ -777,9 +792,14 @@ class Front {
     this.checkIdle();
   }
 
-  /** Answers 504 to requests whose upstream sent no response head in time. */
+  /** Answers 504 to requests whose upstream sent no response head in time; closes idle clients. */
   sweepTimeouts(now: number): void {
+    const idleLimit = this.idleSeconds * 1000;
     for (const conn of this.clients) {
+      if (conn.idleSince !== 0 && conn.state === "head" && now - conn.idleSince > idleLimit) {
+        this.closeClient(conn);
+        continue;
+      }
       if (conn.deadline !== 0 && conn.deadline < now && !conn.responseStarted && conn.link) {
         conn.deadline = 0;
         const ms = conn.target?.timeoutMs ?? 60_000;
@@ -845,6 +865,32 @@ let idCounter = 0;
 function nextRequestId(): string {
   idCounter = (idCounter + 1) % Number.MAX_SAFE_INTEGER;
   return ID_PREFIX + idCounter.toString(16).padStart(12, "0");
+}
+
+// Pause and resume only on a change: each is a call into native code, and most requests need neither.
+function pauseClient(conn: ClientConn): void {
+  if (!conn.paused) {
+    conn.paused = true;
+    conn.socket?.pause();
+  }
+}
+function resumeClient(conn: ClientConn): void {
+  if (conn.paused) {
+    conn.paused = false;
+    conn.socket?.resume();
+  }
+}
+function pauseLink(link: UpstreamLink): void {
+  if (!link.paused) {
+    link.paused = true;
+    link.socket?.pause();
+  }
+}
+function resumeLink(link: UpstreamLink): void {
+  if (link.paused) {
+    link.paused = false;
+    link.socket?.resume();
+  }
 }
 
 function rawPathOf(target: string): string {
