@@ -1,4 +1,4 @@
-import { readFile } from "node:fs/promises";
+import { readFile, realpath } from "node:fs/promises";
 import { dirname, extname, resolve, sep } from "node:path";
 import { Hono } from "hono";
 import type { Gateway } from "../lib/gateway.ts";
@@ -41,7 +41,13 @@ export function assetRoutes(gateway: Gateway): Hono<AppEnv> {
       throw new HttpProblem(404, `No asset ${relative} for provider "${code}"`);
     }
     try {
-      const body = await readFile(file);
+      // Symlinks are followed only if they stay inside both the provider dir and the element's folder.
+      const real = await realpath(file);
+      const realProvider = await realpath(providerDir);
+      const realRoot = await realpath(root);
+      if (!real.startsWith(realRoot + sep) || !real.startsWith(realProvider + sep))
+        throw new Error("outside");
+      const body = await readFile(real);
       return c.body(body, 200, {
         "content-type": CONTENT_TYPES[extname(file)] ?? "application/octet-stream",
         "cache-control": "no-cache",

@@ -1,0 +1,297 @@
+/**
+ * Proxy benchmark, one run, everything interleaved: the upstream direct, through the gateway,
+ * through nginx (1 worker, upstream keepalive) and through Caddy (reverse_proxy), each stripping
+ * the same namespace prefix; plus a gateway with 1,000 namespaces, 1 GiB down and up through the
+ * gateway with its peak memory. Run with `bash bench/proxy/run.sh` (installs wrk, nginx, caddy).
+ *
+ * Environment: ROUNDS (default 5), SECONDS (per wrk run, default 4), GATEWAY (binary, default ./gateway).
+ */
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+
+const ROUNDS = Number(process.env.ROUNDS ?? 5);
+const SECONDS = Number(process.env.SECONDS ?? 4);
+const GATEWAY = resolve(process.env.GATEWAY ?? "./gateway");
+const work = mkdtempSync(join(tmpdir(), "gateway-bench-"));
+const children: Array<{ kill(signal?: number | NodeJS.Signals): void; pid: number }> = [];
+
+function freePortSync(): number {
+  const server = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  const port = server.port;
+  server.stop(true);
+  return port;
+}
+
+async function waitFor(url: string, seconds = 60): Promise<void> {
+  const until = Date.now() + seconds * 1000;
+  while (Date.now() < until) {
+    try {
+      const response = await fetch(url);
+      await response.arrayBuffer();
+      if (response.status < 500) return;
+    } catch {
+      // not yet
+    }
+    await Bun.sleep(100);
+  }
+  throw new Error(`${url} did not answer within ${seconds} s`);
+}
+
+function start(cmd: string[], name: string) {
+  const proc = Bun.spawn({ cmd, stdout: "ignore", stderr: Bun.file(join(work, `${name}.log`)), cwd: work });
+  children.push(proc);
+  return proc;
+}
+
+function peakRssMb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  return Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+}
+
+function rssMb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+}
+
+// ---- a body sink that counts what it is sent (nginx answers uploads before reading them) -----
+const sinkPort = freePortSync();
+writeFileSync(
+  join(work, "sink.ts"),
+  `Bun.serve({ hostname: "127.0.0.1", port: Number(process.argv[2]), maxRequestBodySize: Number.MAX_SAFE_INTEGER,
+  async fetch(request) {
+    let bytes = 0;
+    for await (const chunk of request.body ?? []) bytes += chunk.length;
+    return Response.json({ bytes });
+  } });`,
+);
+start([process.execPath, join(work, "sink.ts"), String(sinkPort)], "sink");
+
+// ---- upstream: nginx, one worker, a small JSON answer, a 1 GiB file, uploads to the sink ---
+const upPort = freePortSync();
+const bigFile = join(work, "big.bin");
+Bun.spawnSync(["truncate", "-s", "1G", bigFile]);
+mkdirSync(join(work, "up"), { recursive: true });
+writeFileSync(
+  join(work, "up", "nginx.conf"),
+  `worker_processes 1; error_log stderr; pid ${work}/up/nginx.pid;
+events { worker_connections 4096; }
+http { access_log off; client_body_temp_path ${work}/up;
+  server { listen 127.0.0.1:${upPort};
+    location / { default_type application/json; return 200 '{"ok":true,"items":[1,2,3],"name":"bench"}'; }
+    location = /big { alias ${bigFile}; }
+    location = /upload { client_max_body_size 0; proxy_request_buffering off; proxy_http_version 1.1; proxy_pass http://127.0.0.1:${sinkPort}; }
+  }
+}`,
+);
+start(["nginx", "-c", join(work, "up", "nginx.conf"), "-g", "daemon off;"], "upstream");
+
+// ---- nginx as a proxy, one worker, upstream keepalive ---------------------------------------
+const nginxPort = freePortSync();
+mkdirSync(join(work, "ngx"), { recursive: true });
+writeFileSync(
+  join(work, "ngx", "nginx.conf"),
+  `worker_processes 1; error_log stderr; pid ${work}/ngx/nginx.pid;
+events { worker_connections 4096; }
+http { access_log off; client_body_temp_path ${work}/ngx; proxy_temp_path ${work}/ngx;
+  upstream up { server 127.0.0.1:${upPort}; keepalive 64; }
+  server { listen 127.0.0.1:${nginxPort};
+    location /api/v1/bench/ { proxy_pass http://up/; proxy_http_version 1.1; proxy_set_header Connection ""; }
+  }
+}`,
+);
+start(["nginx", "-c", join(work, "ngx", "nginx.conf"), "-g", "daemon off;"], "nginx");
+
+// ---- Caddy reverse_proxy ---------------------------------------------------------------------
+const caddyPort = freePortSync();
+writeFileSync(
+  join(work, "Caddyfile"),
+  `{
+  admin off
+  auto_https off
+  persist_config off
+}
+http://127.0.0.1:${caddyPort} {
+  bind 127.0.0.1
+  handle_path /api/v1/bench/* {
+    reverse_proxy 127.0.0.1:${upPort}
+  }
+}
+`,
+);
+start(["caddy", "run", "--config", join(work, "Caddyfile"), "--adapter", "caddyfile"], "caddy");
+
+// ---- gateways: one namespace, and 1,000 ------------------------------------------------------
+// The provider process is a placeholder (`sleep`) declaring the shared upstream's port, so every
+// proxy in this benchmark talks to the very same nginx.
+function providersDir(name: string, count: number): string {
+  const dir = join(work, name);
+  for (let i = 0; i < count; i++) {
+    const code = count === 1 ? "bench" : `bench-${String(i).padStart(4, "0")}`;
+    mkdirSync(join(dir, code), { recursive: true });
+    writeFileSync(
+      join(dir, code, "manifest.yaml"),
+      `code: ${code}\nruntime: exec\nbinary: sleep\nargs: ["infinity"]\nport: ${upPort}\nrestart: { policy: never }\nhealth: { interval: 1h, timeout: 5s }\n`,
+    );
+  }
+  return dir;
+}
+const gatewayPort = freePortSync();
+const gateway = start(
+  [GATEWAY, "--providers-dir", providersDir("one", 1), "--port", String(gatewayPort), "--log-level", "warn"],
+  "gateway",
+);
+const gateway1000Port = freePortSync();
+const gateway1000 = start(
+  [
+    GATEWAY,
+    "--providers-dir",
+    providersDir("thousand", 1000),
+    "--port",
+    String(gateway1000Port),
+    "--log-level",
+    "warn",
+  ],
+  "gateway1000",
+);
+
+const targets: Record<string, string> = {
+  direct: `http://127.0.0.1:${upPort}/items`,
+  gateway: `http://127.0.0.1:${gatewayPort}/api/v1/bench/items`,
+  nginx: `http://127.0.0.1:${nginxPort}/api/v1/bench/items`,
+  caddy: `http://127.0.0.1:${caddyPort}/api/v1/bench/items`,
+  "gateway-1000ns": `http://127.0.0.1:${gateway1000Port}/api/v1/bench-0999/items`,
+};
+
+interface Sample {
+  rps: number;
+  p50: number;
+  p99: number;
+}
+
+function toMs(text: string): number {
+  const match = /([\d.]+)(us|ms|s)/.exec(text);
+  if (!match) return Number.NaN;
+  const value = Number(match[1]);
+  return match[2] === "us" ? value / 1000 : match[2] === "s" ? value * 1000 : value;
+}
+
+function wrk(url: string, connections: number): Sample {
+  const out = Bun.spawnSync([
+    "wrk",
+    "-t1",
+    `-c${connections}`,
+    `-d${SECONDS}s`,
+    "--latency",
+    url,
+  ]).stdout.toString();
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0);
+  const p50 = toMs(/\s50%\s+(\S+)/.exec(out)?.[1] ?? "");
+  const p99 = toMs(/\s99%\s+(\S+)/.exec(out)?.[1] ?? "");
+  if (/Non-2xx|Socket errors/.test(out)) console.error(`warning for ${url} c${connections}:\n${out}`);
+  return { rps, p50, p99 };
+}
+
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
+
+async function main() {
+  for (const url of Object.values(targets)) await waitFor(url, 120);
+  console.log(`rounds ${ROUNDS}, ${SECONDS} s per run, wrk -t1; work dir ${work}`);
+  const samples: Record<string, Sample[]> = {};
+  for (let round = 1; round <= ROUNDS; round++) {
+    for (const connections of [32, 1]) {
+      for (const [name, url] of Object.entries(targets)) {
+        const key = `${name} c${connections}`;
+        const sample = wrk(url, connections);
+        samples[key] ??= [];
+        samples[key].push(sample);
+        console.log(
+          `round ${round} ${key.padEnd(22)} ${sample.rps.toFixed(0).padStart(7)} req/s  p50 ${sample.p50.toFixed(3)} ms  p99 ${sample.p99.toFixed(3)} ms`,
+        );
+      }
+    }
+  }
+  const summary: Record<string, { rps: number; p50: number; p99: number }> = {};
+  for (const [key, list] of Object.entries(samples)) {
+    summary[key] = {
+      rps: median(list.map((s) => s.rps)),
+      p50: median(list.map((s) => s.p50)),
+      p99: median(list.map((s) => s.p99)),
+    };
+  }
+  console.log("\nmedians");
+  console.log("| target | conns | req/s | p50 ms | p99 ms | req/s ÷ nginx | p99 ÷ nginx |");
+  console.log("|---|---|---|---|---|---|---|");
+  for (const connections of [32, 1]) {
+    const ngx = summary[`nginx c${connections}`]!;
+    for (const name of Object.keys(targets)) {
+      const s = summary[`${name} c${connections}`]!;
+      console.log(
+        `| ${name} | ${connections} | ${s.rps.toFixed(0)} | ${s.p50.toFixed(3)} | ${s.p99.toFixed(3)} | ${(s.rps / ngx.rps).toFixed(2)} | ${(s.p99 / ngx.p99).toFixed(2)} |`,
+      );
+    }
+  }
+  const g32 = summary["gateway c32"]!;
+  console.log(`\ngateway ÷ caddy at 32 connections: ${(g32.rps / summary["caddy c32"]!.rps).toFixed(2)}`);
+  console.log(
+    `1000 namespaces ÷ 1 at 32 connections: ${(summary["gateway-1000ns c32"]!.rps / g32.rps).toFixed(3)}`,
+  );
+
+  // ---- 1 GiB down and up through the gateway ------------------------------------------------
+  const before = rssMb(gateway.pid);
+  const down = Bun.spawnSync([
+    "curl",
+    "-sS",
+    "-o",
+    "/dev/null",
+    "-w",
+    "%{time_total} %{size_download}",
+    `http://127.0.0.1:${gatewayPort}/api/v1/bench/big`,
+  ])
+    .stdout.toString()
+    .split(" ");
+  const up = Bun.spawnSync([
+    "curl",
+    "-sS",
+    "-o",
+    "/dev/null",
+    "-w",
+    "%{time_total} %{size_upload} %{http_code}",
+    "-X",
+    "POST",
+    "-H",
+    "content-type: application/octet-stream",
+    "-T",
+    bigFile,
+    `http://127.0.0.1:${gatewayPort}/api/v1/bench/upload`,
+  ])
+    .stdout.toString()
+    .split(" ");
+  const gib = 1024 ** 3;
+  console.log(
+    `\n1 GiB download: ${(Number(down[1]) / gib).toFixed(2)} GiB in ${Number(down[0]).toFixed(2)} s = ${(Number(down[1]) / 1024 ** 2 / Number(down[0])).toFixed(0)} MiB/s`,
+  );
+  console.log(
+    `1 GiB upload: ${(Number(up[1]) / gib).toFixed(2)} GiB in ${Number(up[0]).toFixed(2)} s = ${(Number(up[1]) / 1024 ** 2 / Number(up[0])).toFixed(0)} MiB/s (status ${up[2]})`,
+  );
+  console.log(
+    `gateway resident memory: ${before.toFixed(1)} MB before the transfers, peak ${peakRssMb(gateway.pid).toFixed(1)} MB (VmHWM over the whole run)`,
+  );
+  console.log(`gateway with 1,000 namespaces: ${rssMb(gateway1000.pid).toFixed(1)} MB resident`);
+  writeFileSync(
+    join(import.meta.dir, "last-results.json"),
+    `${JSON.stringify({ summary, down, up }, null, 2)}\n`,
+  );
+}
+
+try {
+  await main();
+} finally {
+  for (const child of children) child.kill("SIGTERM");
+  await Bun.sleep(1500);
+  rmSync(work, { recursive: true, force: true });
+}
