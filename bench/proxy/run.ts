@@ -109,7 +109,6 @@ writeFileSync(
   `{
   admin off
   auto_https off
-  persist_config off
 }
 http://127.0.0.1:${caddyPort} {
   bind 127.0.0.1
