@@ -120,7 +120,7 @@ class UpstreamLink {
   reused = false;
   gotBytes = false;
   /** The request head, kept for one retry when a reused connection turns out to be dead. */
-  head = "";
+  head: Buffer | string = "";
   paused = false;
 
   constructor(readonly key: string) {}
@@ -274,7 +274,7 @@ class Front {
     const hasBody = conn.bodyRemaining > 0 || conn.chunk !== null;
     const link = this.acquire(address);
     link.owner = conn;
-    link.head = this.upstreamHead(conn, head, upstreamTarget, link.key);
+    link.head = latin1Bytes(this.upstreamHead(conn, head, upstreamTarget, link.key), head.ascii);
     link.gotBytes = false;
     conn.link = link;
     conn.deadline = Date.now() + (conn.target?.timeoutMs ?? 60_000);
@@ -342,10 +342,9 @@ class Front {
       conn.outbox.push(typeof data === "string" ? Buffer.from(data, "latin1") : data);
       return;
     }
-    const bytes = typeof data === "string" ? Buffer.from(data, "latin1") : data;
-    const written = socket.write(bytes);
-    if (written < bytes.length && written >= 0) {
-      conn.outbox.push(bytes.subarray(written));
+    const written = socket.write(data);
+    if (written < data.length && written >= 0) {
+      conn.outbox.push(toBuffer(data).subarray(written));
       // Backpressure: stop reading the upstream until the client has taken what it was sent.
       if (conn.link) pauseLink(conn.link);
     }
@@ -394,7 +393,8 @@ class Front {
     if (conn.requestId) head += `x-request-id: ${conn.requestId}\r\n`;
     for (const [name, value] of Object.entries(extra)) head += `${name}: ${value}\r\n`;
     if (close) head += "connection: close\r\n";
-    this.clientWrite(conn, `${head}\r\n${conn.request?.method === "HEAD" ? "" : body}`);
+    // UTF-8 bytes: the detail may quote non-ASCII input, and content-length counts UTF-8.
+    this.clientWrite(conn, Buffer.from(`${head}\r\n${conn.request?.method === "HEAD" ? "" : body}`));
     if (close) this.closeClient(conn);
   }
 
@@ -486,10 +486,9 @@ class Front {
       if (link.owner) pauseClient(link.owner);
       return;
     }
-    const bytes = typeof data === "string" ? Buffer.from(data, "latin1") : data;
-    const written = socket.write(bytes);
-    if (written >= 0 && written < bytes.length) {
-      link.queue.push(bytes.subarray(written));
+    const written = socket.write(data);
+    if (written >= 0 && written < data.length) {
+      link.queue.push(toBuffer(data).subarray(written));
       // Backpressure: stop reading the client until the upstream has taken the body so far.
       if (link.owner) pauseClient(link.owner);
     }
@@ -558,7 +557,7 @@ class Front {
     if (response.status === 101 && request.upgrade !== null) {
       conn.deadline = 0;
       conn.responseStarted = true;
-      this.clientWrite(conn, this.clientHead(conn, response, true));
+      this.clientWrite(conn, latin1Bytes(this.clientHead(conn, response, true), response.ascii));
       conn.state = "tunnel";
       link.state = "tunnel";
       if (end < buf.length) this.clientWrite(conn, buf.subarray(end));
@@ -587,7 +586,7 @@ class Front {
       conn.keepAlive = false;
     }
     if (!response.keepAlive) conn.keepAlive = conn.keepAlive && !link.untilClose;
-    const head = this.clientHead(conn, response, false);
+    const head = latin1Bytes(this.clientHead(conn, response, false), response.ascii);
     const bodyStart = end < buf.length ? buf.subarray(end) : null;
     if (noBody || (link.chunk === null && !link.untilClose && link.remaining === 0)) {
       this.clientWrite(conn, head);
@@ -601,9 +600,10 @@ class Front {
       const body = this.takeBody(conn, link, bodyStart);
       // Head and first body bytes in one buffer: one send() instead of two for most responses.
       if (body.length > 0 && body.length <= COALESCE_LIMIT) {
-        const headLength = Buffer.byteLength(head, "latin1");
+        const headLength = typeof head === "string" ? head.length : head.length;
         const out = Buffer.allocUnsafe(headLength + body.length);
-        out.write(head, 0, "latin1");
+        if (typeof head === "string") out.write(head, 0, "latin1");
+        else head.copy(out, 0);
         body.copy(out, headLength);
         this.clientWrite(conn, out);
       } else {
@@ -863,8 +863,8 @@ export function startRawProxy(sockets: RawSockets, options: RawProxyOptions): Ra
 const ID_PREFIX = crypto.randomUUID().slice(0, 18);
 let idCounter = 0;
 function nextRequestId(): string {
-  idCounter = (idCounter + 1) % Number.MAX_SAFE_INTEGER;
-  return ID_PREFIX + idCounter.toString(16).padStart(12, "0");
+  idCounter = idCounter === Number.MAX_SAFE_INTEGER ? 1 : idCounter + 1;
+  return ID_PREFIX + idCounter;
 }
 
 // Pause and resume only on a change: each is a call into native code, and most requests need neither.
@@ -891,6 +891,20 @@ function resumeLink(link: UpstreamLink): void {
     link.paused = false;
     link.socket?.resume();
   }
+}
+
+/**
+ * Heads are built as latin1 strings. An ASCII one is written as it is (the socket encodes it
+ * natively, byte for byte, with no Buffer allocated); one holding obs-text bytes becomes latin1
+ * bytes, since a string write would encode them as UTF-8.
+ */
+function latin1Bytes(head: string, ascii: boolean): Buffer | string {
+  return ascii ? head : Buffer.from(head, "latin1");
+}
+
+/** Only for a write the kernel took in part; only ASCII strings are ever written as strings. */
+function toBuffer(data: Buffer | string): Buffer {
+  return typeof data === "string" ? Buffer.from(data, "latin1") : data;
 }
 
 function rawPathOf(target: string): string {
