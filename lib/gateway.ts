@@ -318,14 +318,19 @@ export class Gateway {
 }
 
 function proxyTarget(supervisor: ProviderSupervisor): ProxyTarget {
+  let endpoint: { hostname: string; port: number; key: string } | undefined;
   return {
     code: supervisor.code,
     namespace: supervisor.manifest.namespace,
     upstream: () => (supervisor.status === "ready" ? supervisor.upstream : null),
-    endpoint: () =>
-      supervisor.status === "ready" && supervisor.upstream && supervisor.port
-        ? { hostname: "127.0.0.1", port: supervisor.port }
-        : null,
+    endpoint: () => {
+      if (supervisor.status !== "ready" || !supervisor.upstream || !supervisor.port) return null;
+      // One object per port, not per request: the proxy reads it on every request.
+      if (endpoint?.port !== supervisor.port) {
+        endpoint = { hostname: "127.0.0.1", port: supervisor.port, key: `127.0.0.1:${supervisor.port}` };
+      }
+      return endpoint;
+    },
     status: () => supervisor.status,
     timeoutMs: supervisor.manifest.timeoutMs,
   };

@@ -8,6 +8,7 @@ import { Logger } from "../logger.ts";
 import { CLIENT_ADDRESS_HEADER, type RawProxy, startRawProxy } from "../proxy/raw.ts";
 import type { HttpServer, RuntimeAdapter } from "../runtime/index.ts";
 import { reapOrphans } from "../supervisor/ledger.ts";
+import { serveOutput } from "../supervisor/output.ts";
 
 /** How long in-flight requests may take to finish once a stop signal arrives. */
 const DRAIN_TIMEOUT_MS = 10_000;
@@ -113,7 +114,8 @@ async function listen(
 
 /** `gateway serve`: runs until SIGTERM or SIGINT. Returns the exit code. */
 export async function serve(config: Config, adapter: RuntimeAdapter, version: string): Promise<number> {
-  const logger = new Logger({ level: config.logLevel, format: config.logFormat });
+  // Logs onto stderr, bounded; on a terminal, a live start-up view on stdout (lib/supervisor/display.ts).
+  const { logger, display } = serveOutput(config);
   let running: RunningGateway;
   try {
     running = await startGateway(config, adapter, { version, logger });
@@ -124,6 +126,7 @@ export async function serve(config: Config, adapter: RuntimeAdapter, version: st
   const { gateway } = running;
   if (config.logFormat === "json") logger.info("listening", { url: gateway.url });
   else process.stdout.write(`gateway listening on ${gateway.url}\n`);
+  void display?.follow(gateway);
   logger.info(
     `${gateway.providers.size} provider(s) from ${config.providersDir}; try ${gateway.url}/_gateway/providers and ${gateway.url}/openapi.json`,
   );
@@ -138,6 +141,7 @@ export async function serve(config: Config, adapter: RuntimeAdapter, version: st
         );
         return;
       }
+      display?.close();
       logger.info(`${signal}: stopping`);
       void running.shutdown().then(() => {
         logger.info("stopped");

@@ -1,32 +1,39 @@
-import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
-import { resolveInsideDir } from "../runtimes.ts";
 
 export type OpenApiDocument = Record<string, unknown> & {
   openapi?: string;
   swagger?: string;
+  info?: Record<string, unknown>;
   paths?: Record<string, unknown>;
   components?: Record<string, unknown>;
 };
 
-/** Reads a provider's `spec` file (YAML or JSON), which must lie inside its directory. Throws with a reason. */
-export function loadSpecFile(spec: string, dir: string): OpenApiDocument {
-  const file = resolveInsideDir(spec, dir, "spec");
-  const text = readFileSync(file, "utf8");
-  return checkSpec(parseYaml(text), file);
-}
+/** Largest spec the gateway reads, from a file or a provider (a guard against runaway documents). */
+export const MAX_SPEC_BYTES = 64 * 1024 * 1024;
 
-/** Fetches `<upstream>/openapi.json` from a ready provider. Throws with a reason. */
-export async function fetchUpstreamSpec(upstream: string, timeoutMs = 5000): Promise<OpenApiDocument> {
-  const response = await fetch(`${upstream}/openapi.json`, { signal: AbortSignal.timeout(timeoutMs) });
-  if (!response.ok) {
-    await response.body?.cancel();
-    throw new Error(`GET ${upstream}/openapi.json answered ${response.status}`);
+/**
+ * Parses a spec's text: JSON when it looks like JSON (fast for large documents), else YAML
+ * (which also reads JSON). Throws with the reason and, for YAML, the line and column.
+ */
+export function parseSpecText(text: string, where: string): unknown {
+  const trimmed = text.trimStart();
+  if (trimmed.startsWith("{") || trimmed.startsWith("[")) {
+    try {
+      return JSON.parse(text);
+    } catch {
+      // Not JSON after all (a YAML flow mapping, or broken JSON): YAML says where it breaks.
+    }
   }
-  return checkSpec(await response.json(), `${upstream}/openapi.json`);
+  try {
+    // Unique keys and a bounded alias count: duplicate keys are an error, alias bombs too.
+    return parseYaml(text, { uniqueKeys: true, maxAliasCount: 1000 });
+  } catch (error) {
+    throw new Error(`Cannot parse ${where}: ${(error as Error).message.split("\n")[0]}`);
+  }
 }
 
-function checkSpec(data: unknown, where: string): OpenApiDocument {
+/** Checks that `data` looks like an OpenAPI or Swagger document (the validator says the rest). */
+export function asSpecDocument(data: unknown, where: string): OpenApiDocument {
   if (!data || typeof data !== "object" || Array.isArray(data)) {
     throw new Error(`${where} is not an OpenAPI document (not an object)`);
   }
@@ -35,4 +42,28 @@ function checkSpec(data: unknown, where: string): OpenApiDocument {
     throw new Error(`${where} is not an OpenAPI document (no "openapi" or "swagger" field)`);
   }
   return doc;
+}
+
+/**
+ * Fetches `<upstream>/openapi.json` from a ready provider (JSON or YAML, at most
+ * {@link MAX_SPEC_BYTES}). Throws with a reason.
+ * @param timeoutMs default 5000
+ */
+export async function fetchUpstreamSpec(upstream: string, timeoutMs = 5000): Promise<OpenApiDocument> {
+  const url = `${upstream}/openapi.json`;
+  const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: "manual" });
+  if (!response.ok) {
+    await response.body?.cancel();
+    throw new Error(`GET ${url} answered ${response.status}`);
+  }
+  const length = Number(response.headers.get("content-length") ?? 0);
+  if (length > MAX_SPEC_BYTES) {
+    await response.body?.cancel();
+    throw new Error(`GET ${url} is ${length} bytes, more than the ${MAX_SPEC_BYTES} a spec may have`);
+  }
+  const text = await response.text();
+  if (text.length > MAX_SPEC_BYTES) {
+    throw new Error(`GET ${url} is more than the ${MAX_SPEC_BYTES} bytes a spec may have`);
+  }
+  return asSpecDocument(parseSpecText(text, url), url);
 }

@@ -66,6 +66,17 @@ for (const char of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghi
 /** A NUL anywhere, or a CR or LF that is not part of a CRLF: never valid in a head. */
 const BAD_LINE_BREAK = /\0|\r(?!\n)|(?<!\r)\n/;
 
+/** Header names recur on every message: remember their lower-case form (bounded). */
+const lowerNames = new Map<string, string>();
+function lowerName(name: string): string {
+  let lower = lowerNames.get(name);
+  if (lower === undefined) {
+    lower = name.toLowerCase();
+    if (lowerNames.size < 512) lowerNames.set(name, lower);
+  }
+  return lower;
+}
+
 /**
  * Reads the header fields of `text` (a head without its final blank line) after the start line,
  * which ends at `from`. One pass with indexOf: this runs twice per proxied request.
@@ -100,7 +111,7 @@ function parseFields(text: string, from: number): HeaderField[] {
     )
       valueEnd--;
     const name = text.slice(pos, colon);
-    headers.push([upper ? name.toLowerCase() : name, text.slice(valueStart, valueEnd)]);
+    headers.push([upper ? lowerName(name) : name, text.slice(valueStart, valueEnd)]);
     pos = eol + 2;
   }
   return headers;

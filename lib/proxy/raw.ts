@@ -421,7 +421,8 @@ class Front {
   // ---- upstream side -----------------------------------------------------------------------
 
   acquire(address: RawAddress): UpstreamLink {
-    const key = "unix" in address ? `unix:${address.unix}` : `${address.hostname}:${address.port}`;
+    const key =
+      address.key ?? ("unix" in address ? `unix:${address.unix}` : `${address.hostname}:${address.port}`);
     const idle = this.idle.get(key);
     while (idle && idle.length > 0) {
       const link = idle.pop()!;

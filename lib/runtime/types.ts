@@ -93,7 +93,8 @@ export interface RawListener {
   stop(): void;
 }
 
-export type RawAddress = { hostname: string; port: number } | { unix: string };
+/** A socket address; `key`, when given, is a stable name for it (saves building one per request). */
+export type RawAddress = { hostname: string; port: number; key?: string } | { unix: string; key?: string };
 
 /** Byte-level sockets, where the runtime has them (Bun); the gateway then proxies without Request/Response objects. */
 export interface RawSockets {

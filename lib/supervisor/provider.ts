@@ -4,7 +4,7 @@ import type { ChildProcess, ExitInfo, RuntimeAdapter } from "../runtime/index.ts
 import { buildLaunchCommand, LaunchError, type RuntimeRegistry } from "../runtimes.ts";
 import { MAGIC_COOKIE, parseHandshake } from "./handshake.ts";
 import type { ProcessLedger } from "./ledger.ts";
-import { LogRing, readLines } from "./logs.ts";
+import { LineBudget, LogRing, readLines } from "./logs.ts";
 import { freePort, probeHttp, probeTcp } from "./probe.ts";
 import { sleep } from "./sleep.ts";
 import type { ProviderStatus, ProviderView, StatusEvent } from "./status.ts";
@@ -35,6 +35,15 @@ const BACKOFF_START_MS = 100;
 const BACKOFF_CAP_MS = 30_000;
 /** Ready this long and the consecutive-restart count (backoff and budget) starts again. */
 const STABLE_AFTER_MS = 60_000;
+/**
+ * Output read from each of a provider's pipes per second, at most: past it the gateway stops
+ * reading for a moment and the provider's own writes block, so a flood costs a bounded share of
+ * a core. A chatty provider is far below it (8 MiB/s is about 80,000 lines of 100 bytes).
+ */
+const OUTPUT_BYTES_PER_SECOND = 8 * 1024 * 1024;
+/** Provider lines copied to the gateway's own log per second (bursts up to LOG_LINES_BURST); all stay in its log ring. */
+const LOG_LINES_PER_SECOND = 1000;
+const LOG_LINES_BURST = 5000;
 
 /**
  * Owns one provider's process: starts it, gates it on its health check, watches liveness,
@@ -60,6 +69,9 @@ export class ProviderSupervisor {
   #abort = new AbortController();
   #consecutive = 0;
   #settled: Array<() => void> = [];
+  readonly #logBudget = new LineBudget(LOG_LINES_PER_SECOND, LOG_LINES_BURST);
+  /** Provider lines not copied to the gateway's log since the budget ran out. */
+  #heldBack = 0;
 
   constructor(manifest: Manifest, dir: string, deps: SupervisorDeps) {
     this.manifest = manifest;
@@ -204,24 +216,28 @@ export class ProviderSupervisor {
     let handshakeSeen = false;
     const handshakeFailed = new Promise<void>((resolve) => {
       let first = true;
-      void readLines(child.stdout, (line) => {
-        if (first) {
-          first = false;
-          const handshake = parseHandshake(line);
-          if (handshake) {
-            handshakeSeen = true;
-            if (handshake.ok) this.port = handshake.port;
-            else {
-              handshakeError = handshake.error;
-              resolve();
+      void readLines(
+        child.stdout,
+        (line) => {
+          if (first) {
+            first = false;
+            const handshake = parseHandshake(line);
+            if (handshake) {
+              handshakeSeen = true;
+              if (handshake.ok) this.port = handshake.port;
+              else {
+                handshakeError = handshake.error;
+                resolve();
+              }
+              return;
             }
-            return;
           }
-        }
-        this.#providerLine("stdout", line);
-      });
+          this.#providerLine("stdout", line);
+        },
+        READ_OPTIONS,
+      );
     });
-    void readLines(child.stderr, (line) => this.#providerLine("stderr", line));
+    void readLines(child.stderr, (line) => this.#providerLine("stderr", line), READ_OPTIONS);
 
     const exited = child.exited.then((exit) => ({ kind: "exited" as const, exit }));
     const startedAt = Date.now();
@@ -318,7 +334,22 @@ export class ProviderSupervisor {
   }
 
   #providerLine(stream: "stdout" | "stderr", line: string): void {
-    this.logs.push({ time: Date.now(), stream, line });
+    const now = Date.now();
+    this.logs.push({ time: now, stream, line });
+    // A flood of output must not flood the gateway's own log (nor cost it a core to format).
+    if (!this.#logBudget.take(now)) {
+      if (this.#heldBack === 0) {
+        this.#log.warn(
+          `Output of more than ${LOG_LINES_PER_SECOND} lines/s: not copying it to this log until it slows down; the latest lines stay at /_gateway/providers/${this.code}/logs`,
+        );
+      }
+      this.#heldBack++;
+      return;
+    }
+    if (this.#heldBack > 0) {
+      this.#log.warn(`${this.#heldBack} lines of output were not copied to this log`);
+      this.#heldBack = 0;
+    }
     this.#log.info(line, { stream });
   }
 
@@ -349,6 +380,8 @@ export function elementUrl(code: string, source: string): string {
   const clean = source.replace(/^\.\//, "");
   return `/assets/${code}/${clean}`;
 }
+
+const READ_OPTIONS = { maxBytesPerSecond: OUTPUT_BYTES_PER_SECOND };
 
 function aborted(signal: AbortSignal): Promise<{ kind: "aborted" }> {
   return new Promise((resolve) => {
