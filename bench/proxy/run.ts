@@ -6,7 +6,7 @@
  *
  * Environment: ROUNDS (default 5), SECONDS (per wrk run, default 4), GATEWAY (binary, default ./gateway).
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
@@ -14,6 +14,8 @@ const ROUNDS = Number(process.env.ROUNDS ?? 5);
 const SECONDS = Number(process.env.SECONDS ?? 4);
 const GATEWAY = resolve(process.env.GATEWAY ?? "./gateway");
 const work = mkdtempSync(join(tmpdir(), "gateway-bench-"));
+// nginx workers run as nobody: they must be able to read the 1 GiB file in here.
+chmodSync(work, 0o755);
 const children: Array<{ kill(signal?: number | NodeJS.Signals): void; pid: number }> = [];
 
 function freePortSync(): number {
