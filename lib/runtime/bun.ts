@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import type {
   ChildProcess,
   ExitInfo,
@@ -9,6 +10,8 @@ import type {
   ServeOptions,
   SpawnOptions,
 } from "./types.ts";
+
+const SETPRIV = existsSync("/usr/bin/setpriv") ? "/usr/bin/setpriv" : null;
 
 /** Bun's sockets already have the RawSocket shape; these casts only name that. */
 type AnySocket = Bun.Socket<unknown>;
@@ -72,8 +75,11 @@ export const bunAdapter: RuntimeAdapter = {
   raw: bunRawSockets,
 
   spawn(options: SpawnOptions): ChildProcess {
+    // setpriv --pdeathsig makes the kernel SIGKILL the provider if the gateway dies, even by
+    // SIGKILL; the flag survives exec. Where setpriv is missing the process ledger still cleans up.
+    const diesWithParent = SETPRIV !== null;
     const proc = Bun.spawn({
-      cmd: options.cmd,
+      cmd: diesWithParent ? [SETPRIV!, "--pdeathsig", "SIGKILL", "--", ...options.cmd] : options.cmd,
       cwd: options.cwd,
       env: options.env,
       stdin: "ignore",
@@ -87,7 +93,7 @@ export const bunAdapter: RuntimeAdapter = {
         signal: proc.signalCode == null ? null : String(proc.signalCode),
       }),
     );
-    return { pid: proc.pid, stdout: proc.stdout, stderr: proc.stderr, exited };
+    return { pid: proc.pid, stdout: proc.stdout, stderr: proc.stderr, exited, diesWithParent };
   },
 
   killGroup(pid, signal) {

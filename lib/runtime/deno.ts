@@ -67,7 +67,7 @@ export const denoAdapter: RuntimeAdapter = {
     const exited = child.status.then(
       (status): ExitInfo => ({ code: status.signal ? null : status.code, signal: status.signal }),
     );
-    return { pid: child.pid, stdout: child.stdout, stderr: child.stderr, exited };
+    return { pid: child.pid, stdout: child.stdout, stderr: child.stderr, exited, diesWithParent: false };
   },
 
   killGroup(pid, signal) {

@@ -18,6 +18,8 @@ export interface ChildProcess {
   stdout: ReadableStream<Uint8Array>;
   stderr: ReadableStream<Uint8Array>;
   exited: Promise<ExitInfo>;
+  /** True when the kernel kills the process if the gateway dies (Linux parent-death signal). */
+  diesWithParent: boolean;
 }
 
 /** Per-request facts the server adds for the HTTP layer. */
