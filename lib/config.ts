@@ -16,6 +16,8 @@ export interface Config {
   externalAllow: string[];
   /** Bytes; `undefined` means no limit. */
   maxBodySize?: number;
+  /** Largest request head (request line and headers) in bytes; larger ones get 431. */
+  maxHeaderSize: number;
   watch: boolean;
 }
 
@@ -43,6 +45,7 @@ const VALUE_FLAGS = {
   "--log-level": "GATEWAY_LOG_LEVEL",
   "--external-allow": "GATEWAY_EXTERNAL_ALLOW",
   "--max-body-size": "GATEWAY_MAX_BODY_SIZE",
+  "--max-header-size": "GATEWAY_MAX_HEADER_SIZE",
   "--url": "",
 } as const;
 type ValueFlag = keyof typeof VALUE_FLAGS;
@@ -54,7 +57,8 @@ export const USAGE = `gateway: one API in front of a folder of local services
 Usage:
   gateway [serve] [--providers-dir DIR] [--host HOST] [--port PORT] [--registry FILE]
                   [--admin-token TOKEN] [--log-format pretty|json] [--log-level debug|info|warn|error]
-                  [--external-allow CIDR|HOST,...] [--max-body-size SIZE] [--no-watch]
+                  [--external-allow CIDR|HOST,...] [--max-body-size SIZE] [--max-header-size SIZE]
+                  [--no-watch]
   gateway check DIR                     conformance check of one provider directory
   gateway smoke [--providers-dir DIR]   start all, verify, report, stop; exit 0 or 1
   gateway providers list|enable|disable|remove CODE [--providers-dir DIR]
@@ -71,6 +75,7 @@ Flags (environment variable, default):
   --log-level       GATEWAY_LOG_LEVEL       info
   --external-allow  GATEWAY_EXTERNAL_ALLOW  none
   --max-body-size   GATEWAY_MAX_BODY_SIZE   none (bodies of any size stream through); e.g. 10mb, 1gb
+  --max-header-size GATEWAY_MAX_HEADER_SIZE 64kb (request line and headers; larger heads get 431)
 `;
 
 /** Parses the command line (flags win over environment variables, which win over defaults). */
@@ -201,6 +206,13 @@ function buildConfig(
       );
     }
   }
+  const headerText = pick("--max-header-size") ?? "64kb";
+  const maxHeaderSize = parseSize(headerText);
+  if (maxHeaderSize === undefined || maxHeaderSize < 1024 || maxHeaderSize > 16 * 1024 * 1024) {
+    throw new UsageError(
+      `Invalid ${origin("--max-header-size")} "${headerText}": use a size from 1kb to 16mb such as 64kb`,
+    );
+  }
   const host = pick("--host") ?? "127.0.0.1";
   if (!host || /[\s/]/.test(host))
     throw new UsageError(`Invalid ${origin("--host")} "${host}": use an address such as 127.0.0.1`);
@@ -217,6 +229,7 @@ function buildConfig(
       .map((s) => s.trim())
       .filter(Boolean),
     maxBodySize,
+    maxHeaderSize,
     watch: !booleans.has("--no-watch"),
   };
 }

@@ -3,7 +3,9 @@ import type { Config } from "./config.ts";
 import { type DiscoveredProvider, type DiscoveryResult, discoverProviders } from "./discovery.ts";
 import type { Logger } from "./logger.ts";
 import { namespaceConflict } from "./namespaces.ts";
-import { fetchUpstreamSpec, loadSpecFile, type OpenApiDocument } from "./openapi/load.ts";
+import type { OpenApiDocument } from "./openapi/load.ts";
+import { type LoadedSpec, loadSpecFile, loadUpstreamSpec } from "./openapi/spec.ts";
+import { watchFiles } from "./openapi/watch.ts";
 import { NamespaceTable, type ProxyTarget } from "./proxy/table.ts";
 import { Registry, RegistryCorruptError } from "./registry.ts";
 import type { RuntimeAdapter } from "./runtime/index.ts";
@@ -22,8 +24,16 @@ export interface ProviderEntry {
   enabled: boolean;
   /** Whether its namespace is routed (false after a namespace conflict). */
   mounted: boolean;
+  /** Its OpenAPI 3.1 document, when its spec loaded and is valid. */
   spec?: OpenApiDocument;
+  /** What is wrong with its spec (errors, then warnings), for `check` and the logs. */
   specWarnings: string[];
+  /** Its spec as last loaded (file or upstream), with errors and warnings; undefined before any. */
+  openapi?: LoadedSpec;
+  /** Stops watching its spec files. */
+  unwatchSpec?: () => void;
+  /** Bumped on every spec load, so a slow load never overwrites a newer one. */
+  specGeneration: number;
 }
 
 /**
@@ -138,6 +148,7 @@ export class Gateway {
       fresh.push(entry);
     }
     for (const [code, old] of previous) if (!this.providers.has(code)) retired.push(old);
+    for (const old of retired) old.unwatchSpec?.();
     if (registryChanged && persist) {
       try {
         this.registry.save();
@@ -177,6 +188,7 @@ export class Gateway {
       enabled,
       mounted: false,
       specWarnings: [],
+      specGeneration: 0,
     };
     const conflict = namespaceConflict(manifest.namespace, mounted);
     if (conflict) {
@@ -200,15 +212,8 @@ export class Gateway {
         supervisor.disable("unknown runtime", message);
       }
     }
-    if (manifest.spec) {
-      try {
-        entry.spec = loadSpecFile(manifest.spec, discovered.dir);
-      } catch (error) {
-        const message = `Cannot load spec of provider "${manifest.code}": ${(error as Error).message}`;
-        entry.specWarnings.push(message);
-        this.#problem("warn", message, manifest.code);
-      }
-    }
+    // Reading and validating are synchronous under the promise: the spec is in place before any I/O runs.
+    if (manifest.spec) void this.#loadSpecFile(entry);
     return entry;
   }
 
@@ -250,6 +255,7 @@ export class Gateway {
       for (const entry of batch) remaining.delete(entry.supervisor.code);
     }
     this.ledger.clear();
+    for (const entry of this.providers.values()) entry.unwatchSpec?.();
   }
 
   /** Whether every enabled provider that runs here is ready, and which are not. */
@@ -302,11 +308,45 @@ export class Gateway {
   async #refreshUpstreamSpec(code: string): Promise<void> {
     const entry = this.providers.get(code);
     if (!entry || entry.discovered.manifest.spec || !entry.supervisor.upstream) return;
-    try {
-      entry.spec = await fetchUpstreamSpec(entry.supervisor.upstream);
-      entry.specWarnings = [];
-    } catch (error) {
-      entry.specWarnings = [`No spec: ${(error as Error).message}`];
+    const generation = ++entry.specGeneration;
+    const loaded = await loadUpstreamSpec(entry.supervisor.upstream);
+    if (generation !== entry.specGeneration || this.providers.get(code) !== entry) return;
+    // A provider that answers no spec now keeps the one it served before (its paths stay listed).
+    if (!loaded.document && loaded.errors.length === 0 && entry.spec) return;
+    this.#applySpec(entry, loaded);
+  }
+
+  /** Loads the manifest's `spec` file (and the files it refers to); with watching on, again on every change. */
+  async #loadSpecFile(entry: ProviderEntry): Promise<void> {
+    const { manifest } = entry.discovered;
+    const generation = ++entry.specGeneration;
+    const loaded = await loadSpecFile(manifest.spec!, entry.discovered.dir);
+    if (generation !== entry.specGeneration) return;
+    const reload = entry.openapi !== undefined;
+    this.#applySpec(entry, loaded);
+    if (reload)
+      this.#log.info(`Reloaded the spec of provider "${manifest.code}"`, { provider: manifest.code });
+    entry.unwatchSpec?.();
+    entry.unwatchSpec = undefined;
+    if (this.config.watch && this.providers.get(manifest.code) === entry) {
+      entry.unwatchSpec = watchFiles(loaded.files, () => void this.#loadSpecFile(entry));
+    }
+  }
+
+  #applySpec(entry: ProviderEntry, loaded: LoadedSpec): void {
+    const code = entry.supervisor.code;
+    entry.openapi = loaded;
+    entry.spec = loaded.document;
+    entry.specWarnings = [...loaded.errors, ...loaded.warnings];
+    if (loaded.errors.length > 0) {
+      this.#problem(
+        "warn",
+        `The spec of provider "${code}" (${loaded.source}) is left out of /openapi.json: ${loaded.errors.join("; ")}`,
+        code,
+      );
+    }
+    for (const warning of loaded.warnings) {
+      this.#log.warn(`Spec of provider "${code}": ${warning}`, { provider: code });
     }
     this.revision++;
   }

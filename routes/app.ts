@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import type { Gateway } from "../lib/gateway.ts";
 import { HttpProblem, problemResponse } from "../lib/problem.ts";
 import { assetRoutes } from "./assets.ts";
+import { docsRoutes } from "./docs.ts";
 import type { AppEnv } from "./env.ts";
 import { healthRoutes } from "./health.ts";
 import { openApiRoutes } from "./openapi.ts";
@@ -14,6 +15,7 @@ export function createApp(gateway: Gateway, options: { version: string }): Hono<
   app.route("/", healthRoutes(gateway));
   app.route("/", providerRoutes(gateway));
   app.route("/", openApiRoutes(gateway, options.version));
+  app.route("/", docsRoutes());
   app.route("/", assetRoutes(gateway));
   app.all("*", proxyHandler(gateway));
   app.onError((error) => {

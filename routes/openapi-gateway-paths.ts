@@ -1,150 +1,297 @@
-/** The gateway's own routes, as OpenAPI path items, for the merged document. */
-const problem = {
-  description: "Problem details (RFC 9457)",
-  content: { "application/problem+json": { schema: { $ref: "#/components/schemas/gateway_Problem" } } },
+/**
+ * The gateway's own routes as OpenAPI path items, derived from the zod schemas in ./schemas.ts
+ * (the ones the routes validate with) by zod's JSON Schema output (draft 2020-12, OpenAPI 3.1's
+ * dialect). Named schemas become `components.schemas.gateway_<Name>`.
+ */
+import { z } from "zod";
+import {
+  ActionAcceptedSchema,
+  CodeParam,
+  ElementsSchema,
+  HealthSchema,
+  LogsSchema,
+  NotReadySchema,
+  ProblemSchema,
+  ProviderListSchema,
+  ProviderSchema,
+  ReadySchema,
+  RuntimesSchema,
+  TailQuery,
+} from "./schemas.ts";
+
+/** The gateway's tag, and the prefix of its components and operationIds. */
+export const GATEWAY_TAG = "gateway";
+const PREFIX = "gateway_";
+
+const named = z.registry<{ id: string }>();
+named.add(ProblemSchema, { id: "Problem" });
+named.add(ProviderSchema, { id: "Provider" });
+named.add(ProviderListSchema, { id: "ProviderList" });
+named.add(LogsSchema, { id: "Logs" });
+named.add(ActionAcceptedSchema, { id: "ActionAccepted" });
+named.add(RuntimesSchema, { id: "Runtimes" });
+named.add(ElementsSchema, { id: "Elements" });
+named.add(HealthSchema, { id: "Health" });
+named.add(ReadySchema, { id: "Ready" });
+named.add(NotReadySchema, { id: "NotReady" });
+
+const ref = (schema: z.ZodType) => {
+  const id = named.get(schema)?.id;
+  if (!id) throw new Error("Cannot refer to a schema that is not in the registry");
+  return { $ref: `#/components/schemas/${PREFIX}${id}` };
 };
-const codeParameter = { name: "code", in: "path", required: true, schema: { type: "string" } };
-const providerResponse = {
-  description: "A provider",
-  content: { "application/json": { schema: { $ref: "#/components/schemas/gateway_Provider" } } },
-};
-const action = (verb: string) => ({
-  post: {
-    tags: ["gateway"],
-    operationId: `gateway_${verb}Provider`,
-    summary: `${verb[0]!.toUpperCase()}${verb.slice(1)} a provider`,
-    parameters: [codeParameter],
-    responses: { "202": { description: "Accepted" }, "404": problem, "501": problem },
-  },
+
+/** A zod schema as a JSON Schema without the document-level keywords a component must not repeat. */
+function jsonSchema(schema: z.ZodType, io: "input" | "output"): Record<string, unknown> {
+  const {
+    $schema: _,
+    $id: __,
+    ...rest
+  } = z.toJSONSchema(schema, { io, unrepresentable: "any" }) as Record<string, unknown>;
+  return rest;
+}
+
+/** Path or query parameters from a zod object: one Parameter Object per key. */
+function parameters(schema: z.ZodObject, where: "path" | "query"): Array<Record<string, unknown>> {
+  return Object.entries(schema.shape).map(([name, field]) => {
+    const property = jsonSchema(field as z.ZodType, "input");
+    const { description, ...rest } = property;
+    return {
+      name,
+      in: where,
+      required: where === "path" || !(field as z.ZodType).safeParse(undefined).success,
+      ...(description ? { description } : {}),
+      schema: rest,
+    };
+  });
+}
+
+const json = (schema: z.ZodType, description: string) => ({
+  description,
+  content: { "application/json": { schema: ref(schema) } },
 });
+const problem = (description: string) => ({
+  description,
+  content: { "application/problem+json": { schema: ref(ProblemSchema) } },
+});
+const notModified = { description: "Not Modified: the If-None-Match ETag is current" };
+const adminSecurity = [{ [`${PREFIX}adminToken`]: [] }, {}];
 
-export const GATEWAY_PATHS: Record<string, unknown> = {
-  "/healthz": {
-    get: {
-      tags: ["gateway"],
-      operationId: "gateway_healthz",
-      summary: "The gateway runs",
-      responses: { "200": { description: "OK" } },
+interface Route {
+  method: "get" | "post" | "delete";
+  path: string;
+  operationId: string;
+  summary: string;
+  description?: string;
+  admin?: boolean;
+  params?: z.ZodObject;
+  query?: z.ZodObject;
+  responses: Record<string, unknown>;
+}
+
+const ROUTES: Route[] = [
+  {
+    method: "get",
+    path: "/healthz",
+    operationId: "healthz",
+    summary: "The gateway runs",
+    responses: { "200": json(HealthSchema, "The gateway runs") },
+  },
+  {
+    method: "get",
+    path: "/readyz",
+    operationId: "readyz",
+    summary: "Every enabled local provider is ready",
+    responses: {
+      "200": json(ReadySchema, "Every enabled local provider is ready"),
+      "503": {
+        description: "Some provider is not ready (with who is waiting)",
+        content: { "application/problem+json": { schema: ref(NotReadySchema) } },
+      },
     },
   },
-  "/readyz": {
-    get: {
-      tags: ["gateway"],
-      operationId: "gateway_readyz",
-      summary: "Every enabled local provider is ready",
-      responses: { "200": { description: "Ready" }, "503": problem },
+  {
+    method: "get",
+    path: "/openapi.json",
+    operationId: "openapiJson",
+    summary: "This document: every provider's API under its namespace, and the gateway's own",
+    responses: {
+      "200": {
+        description: "The OpenAPI 3.1 document, with an ETag",
+        content: { "application/json": { schema: { type: "object" } } },
+      },
+      "304": notModified,
     },
   },
-  "/_gateway/providers": {
-    get: {
-      tags: ["gateway"],
-      operationId: "gateway_listProviders",
-      summary: "List providers",
+  {
+    method: "get",
+    path: "/openapi.yaml",
+    operationId: "openapiYaml",
+    summary: "This document, in YAML",
+    responses: {
+      "200": {
+        description: "The OpenAPI 3.1 document, with an ETag",
+        content: { "application/yaml": { schema: { type: "object" } } },
+      },
+      "304": notModified,
+    },
+  },
+  {
+    method: "get",
+    path: "/docs",
+    operationId: "docs",
+    summary: "Interactive API reference of this document (works offline)",
+    responses: { "200": { description: "An HTML page", content: { "text/html": {} } } },
+  },
+  {
+    method: "get",
+    path: "/_gateway/providers",
+    operationId: "listProviders",
+    summary: "List providers",
+    responses: { "200": json(ProviderListSchema, "Every provider") },
+  },
+  {
+    method: "get",
+    path: "/_gateway/providers/{code}",
+    operationId: "getProvider",
+    summary: "One provider",
+    params: CodeParam,
+    responses: { "200": json(ProviderSchema, "The provider"), "404": problem("No such provider") },
+  },
+  {
+    method: "get",
+    path: "/_gateway/providers/{code}/logs",
+    operationId: "providerLogs",
+    summary: "Recent output lines of a provider",
+    params: CodeParam,
+    query: TailQuery,
+    responses: {
+      "200": json(LogsSchema, "Its most recent lines, oldest first"),
+      "400": problem("A query parameter is not valid"),
+      "404": problem("No such provider"),
+    },
+  },
+  ...(["start", "stop", "restart"] as const).map(
+    (action): Route => ({
+      method: "post",
+      path: `/_gateway/providers/{code}/${action}`,
+      operationId: `${action}Provider`,
+      summary: `${action[0]!.toUpperCase()}${action.slice(1)} a provider`,
+      admin: true,
+      params: CodeParam,
       responses: {
-        "200": {
-          description: "Providers",
-          content: {
-            "application/json": {
-              schema: {
-                type: "object",
-                properties: {
-                  providers: { type: "array", items: { $ref: "#/components/schemas/gateway_Provider" } },
-                },
-              },
-            },
-          },
-        },
+        "202": json(ActionAcceptedSchema, "Accepted: it happens in the background"),
+        "401": problem("An admin token is configured and this request does not carry it"),
+        "403": problem("No admin token is configured and the client is not on loopback"),
+        "404": problem("No such provider"),
+        ...(action === "stop" ? {} : { "409": problem("The provider is disabled") }),
+        "501": problem("The gateway does not run this provider's runtime"),
       },
+    }),
+  ),
+  {
+    method: "get",
+    path: "/_gateway/providers/{code}/openapi.json",
+    operationId: "providerOpenapi",
+    summary: "One provider's spec as the gateway sees it (bundled, upgraded to OpenAPI 3.1)",
+    description:
+      "Its own paths and names, before the merge. A spec that failed validation is shown as it was read, with `x-gateway.errors`.",
+    params: CodeParam,
+    responses: {
+      "200": {
+        description: "The provider's spec",
+        content: { "application/json": { schema: { type: "object" } } },
+      },
+      "404": problem("No such provider, or it has no spec"),
     },
   },
-  "/_gateway/providers/{code}": {
-    get: {
-      tags: ["gateway"],
-      operationId: "gateway_getProvider",
-      summary: "One provider",
-      parameters: [codeParameter],
-      responses: { "200": providerResponse, "404": problem },
+  {
+    method: "get",
+    path: "/_gateway/events",
+    operationId: "events",
+    summary: "Server-sent events: a snapshot of every provider, then status changes",
+    responses: { "200": { description: "An event stream", content: { "text/event-stream": {} } } },
+  },
+  {
+    method: "get",
+    path: "/_gateway/runtimes",
+    operationId: "runtimes",
+    summary: "The runtime registry",
+    responses: { "200": json(RuntimesSchema, "Known runtimes") },
+  },
+  {
+    method: "get",
+    path: "/_gateway/elements",
+    operationId: "elements",
+    summary: "UI elements to load",
+    responses: { "200": json(ElementsSchema, "One entry per provider element") },
+  },
+  {
+    method: "get",
+    path: "/assets/{code}/{file}",
+    operationId: "asset",
+    summary: "A file of a provider's UI element (the path may hold more segments)",
+    params: z.strictObject({ code: CodeParam.shape.code, file: z.string().describe("A path in its folder") }),
+    responses: {
+      "200": { description: "The file", content: { "*/*": {} } },
+      "404": problem("No such provider, element or file"),
     },
   },
-  "/_gateway/providers/{code}/logs": {
-    get: {
-      tags: ["gateway"],
-      operationId: "gateway_providerLogs",
-      summary: "Recent output lines of a provider",
-      parameters: [
-        codeParameter,
-        { name: "tail", in: "query", schema: { type: "integer", minimum: 1, default: 100 } },
-      ],
-      responses: { "200": { description: "Log lines" }, "404": problem },
-    },
-  },
-  "/_gateway/providers/{code}/start": action("start"),
-  "/_gateway/providers/{code}/stop": action("stop"),
-  "/_gateway/providers/{code}/restart": action("restart"),
-  "/_gateway/events": {
-    get: {
-      tags: ["gateway"],
-      operationId: "gateway_events",
-      summary: "Server-sent events of provider status changes",
-      responses: { "200": { description: "SSE stream", content: { "text/event-stream": {} } } },
-    },
-  },
-  "/_gateway/runtimes": {
-    get: {
-      tags: ["gateway"],
-      operationId: "gateway_runtimes",
-      summary: "The runtime registry",
-      responses: { "200": { description: "Runtimes" } },
-    },
-  },
-  "/_gateway/elements": {
-    get: {
-      tags: ["gateway"],
-      operationId: "gateway_elements",
-      summary: "UI elements to load",
-      responses: { "200": { description: "Elements" } },
+];
+
+function operation(route: Route): Record<string, unknown> {
+  const params = [
+    ...(route.params ? parameters(route.params, "path") : []),
+    ...(route.query ? parameters(route.query, "query") : []),
+  ];
+  return {
+    tags: [GATEWAY_TAG],
+    operationId: `${PREFIX}${route.operationId}`,
+    summary: route.summary,
+    ...(route.description ? { description: route.description } : {}),
+    ...(params.length > 0 ? { parameters: params } : {}),
+    ...(route.admin ? { security: adminSecurity } : {}),
+    responses: route.responses,
+  };
+}
+
+function buildPaths(): Record<string, unknown> {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const route of ROUTES) {
+    paths[route.path] ??= {};
+    paths[route.path]![route.method] = operation(route);
+  }
+  return paths;
+}
+
+function buildSchemas(): Record<string, unknown> {
+  const { schemas } = z.toJSONSchema(named, {
+    uri: (id) => `#/components/schemas/${PREFIX}${id}`,
+    unrepresentable: "any",
+  });
+  const out: Record<string, unknown> = {};
+  for (const [id, schema] of Object.entries(schemas)) {
+    const { $schema: _, $id: __, ...rest } = schema as Record<string, unknown>;
+    out[`${PREFIX}${id}`] = rest;
+  }
+  return out;
+}
+
+/** The gateway's own routes, as OpenAPI path items. */
+export const GATEWAY_PATHS: Record<string, unknown> = buildPaths();
+
+/** The gateway's own components: schemas from zod, and the admin token. */
+export const GATEWAY_COMPONENTS: Record<string, Record<string, unknown>> = {
+  schemas: buildSchemas(),
+  securitySchemes: {
+    [`${PREFIX}adminToken`]: {
+      type: "http",
+      scheme: "bearer",
+      description:
+        "The gateway's --admin-token. Without one configured, mutating admin routes are open to loopback clients only.",
     },
   },
 };
 
-export const GATEWAY_SCHEMAS: Record<string, unknown> = {
-  Problem: {
-    type: "object",
-    required: ["type", "title", "status", "detail"],
-    properties: {
-      type: { type: "string" },
-      title: { type: "string" },
-      status: { type: "integer" },
-      detail: { type: "string" },
-    },
-  },
-  Provider: {
-    type: "object",
-    properties: {
-      code: { type: "string" },
-      name: { type: "string" },
-      namespace: { type: "string" },
-      runtime: { type: ["string", "null"] },
-      status: {
-        type: "string",
-        enum: [
-          "disabled",
-          "starting",
-          "ready",
-          "unhealthy",
-          "restarting",
-          "failed",
-          "stopped",
-          "awaiting_agent",
-        ],
-      },
-      upstream: { type: ["string", "null"] },
-      pid: { type: ["integer", "null"] },
-      port: { type: ["integer", "null"] },
-      restarts: { type: "integer" },
-      version: { type: ["string", "null"] },
-      element: { type: ["object", "null"] },
-      last_error: { type: ["string", "null"] },
-    },
-  },
-};
+/** The gateway's tag. */
+export const GATEWAY_TAG_OBJECT = { name: GATEWAY_TAG, description: "The gateway's own routes" };

@@ -1,77 +1,100 @@
-import { createHash } from "node:crypto";
 import { Hono } from "hono";
-import { stringify as stringifyYaml } from "yaml";
 import type { Gateway } from "../lib/gateway.ts";
-import { mergeSpecs } from "../lib/openapi/merge.ts";
+import { DocumentCache, etagMatches } from "../lib/openapi/cache.ts";
+import { type MergeBase, mergeSpecs, type ProviderInput } from "../lib/openapi/merge.ts";
 import { HttpProblem } from "../lib/problem.ts";
 import type { AppEnv } from "./env.ts";
-import { GATEWAY_PATHS, GATEWAY_SCHEMAS } from "./openapi-gateway-paths.ts";
+import { GATEWAY_COMPONENTS, GATEWAY_PATHS, GATEWAY_TAG_OBJECT } from "./openapi-gateway-paths.ts";
 
-interface CachedDocument {
-  revision: number;
-  json: string;
-  yaml: string;
-  etag: string;
-}
-
-/** `/openapi.json` and `/openapi.yaml`: one document for every provider, rebuilt only when something changed. */
+/**
+ * `/openapi.json` and `/openapi.yaml`: one document for every provider, rebuilt only when the
+ * gateway's revision changed, served from bytes with an ETag; and each provider's own spec.
+ */
 export function openApiRoutes(gateway: Gateway, version: string): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
-  let cached: CachedDocument | undefined;
-  const current = (): CachedDocument => {
-    if (cached && cached.revision === gateway.revision) return cached;
-    const revision = gateway.revision;
-    const document = mergeSpecs(
-      [...gateway.providers.values()].map((entry) => {
-        const m = entry.discovered.manifest;
-        return {
-          code: m.code,
-          name: m.name,
-          description: m.description,
-          version: m.version,
-          namespace: m.namespace,
-          status: entry.supervisor.status,
-          spec: entry.spec,
-          warnings: entry.specWarnings,
-        };
-      }),
-      {
-        title: "Gateway",
-        version,
-        serverUrl: gateway.url || "/",
-        gatewayPaths: GATEWAY_PATHS,
-        gatewaySchemas: GATEWAY_SCHEMAS,
-      },
-    );
-    const json = JSON.stringify(document, null, 2);
-    const etag = `"${createHash("sha1").update(json).digest("base64url")}"`;
-    cached = { revision, json, yaml: stringifyYaml(document), etag };
-    return cached;
+  const cache = new DocumentCache(() => mergeSpecs(providerInputs(gateway), mergeBase(gateway, version)));
+
+  const send = (
+    ifNoneMatch: string | undefined,
+    body: Uint8Array<ArrayBuffer>,
+    etag: string,
+    contentType: string,
+  ) => {
+    const headers = { etag, "cache-control": "no-cache" };
+    if (etagMatches(ifNoneMatch, etag)) return new Response(null, { status: 304, headers });
+    return new Response(body, { headers: { ...headers, "content-type": contentType } });
   };
-  const serve = (format: "json" | "yaml") => (c: { req: { header(name: string): string | undefined } }) => {
-    const doc = current();
-    if (c.req.header("if-none-match") === doc.etag)
-      return new Response(null, { status: 304, headers: { etag: doc.etag } });
-    return new Response(format === "json" ? doc.json : doc.yaml, {
-      headers: {
-        "content-type": format === "json" ? "application/json" : "application/yaml",
-        etag: doc.etag,
-        "cache-control": "no-cache",
+  app.get("/openapi.json", (c) => {
+    const built = cache.get(gateway.revision);
+    return send(c.req.header("if-none-match"), built.json, built.jsonEtag, "application/json");
+  });
+  app.get("/openapi.yaml", (c) => {
+    const { body, etag } = cache.get(gateway.revision).yaml();
+    return send(c.req.header("if-none-match"), body, etag, "application/yaml; charset=utf-8");
+  });
+
+  app.get("/_gateway/providers/:code/openapi.json", (c) => {
+    const code = c.req.param("code");
+    const entry = gateway.providers.get(code);
+    if (!entry) throw new HttpProblem(404, `No provider "${code}"; GET /_gateway/providers lists them`);
+    const loaded = entry.openapi;
+    const document = loaded?.document ?? loaded?.input;
+    if (!loaded || !document) {
+      const why = loaded ? [...loaded.errors, ...loaded.warnings].join("; ") : "none loaded yet";
+      throw new HttpProblem(404, `Provider "${code}" has no spec: ${why}`);
+    }
+    return c.json({
+      ...document,
+      "x-gateway": {
+        source: loaded.source,
+        openapi: loaded.inputVersion ?? null,
+        valid: loaded.document !== undefined,
+        errors: loaded.errors,
+        warnings: loaded.warnings,
       },
     });
-  };
-  app.get("/openapi.json", serve("json"));
-  app.get("/openapi.yaml", serve("yaml"));
-  app.get("/_gateway/providers/:code/openapi.json", (c) => {
-    const entry = gateway.providers.get(c.req.param("code"));
-    if (!entry) throw new HttpProblem(404, `No provider "${c.req.param("code")}"`);
-    if (!entry.spec) {
-      throw new HttpProblem(
-        404,
-        `Provider "${entry.supervisor.code}" has no spec: ${entry.specWarnings.join("; ") || "none loaded yet"}`,
-      );
-    }
-    return c.json(entry.spec);
   });
   return app;
+}
+
+function providerInputs(gateway: Gateway): ProviderInput[] {
+  return [...gateway.providers.values()].map((entry) => {
+    const m = entry.discovered.manifest;
+    const status = entry.supervisor.status;
+    const notes: string[] = [];
+    if (!entry.openapi && !m.spec) {
+      notes.push(
+        entry.launchable || m.runtime === "external"
+          ? "No spec yet: GET <upstream>/openapi.json is tried once the provider is ready"
+          : "No spec: the manifest names none and the gateway does not run this provider",
+      );
+    }
+    return {
+      code: m.code,
+      name: m.name,
+      description: m.description,
+      version: m.version,
+      namespace: m.namespace,
+      status,
+      spec: entry.mounted ? entry.openapi : undefined,
+      notes: entry.mounted ? notes : ["Not routed: its namespace conflicts with another provider's"],
+    };
+  });
+}
+
+function mergeBase(gateway: Gateway, version: string): MergeBase {
+  const servers: MergeBase["servers"] = [
+    { url: "/", description: "This gateway (relative to where this document is served)" },
+  ];
+  if (gateway.url) servers.push({ url: gateway.url, description: "This gateway, where it listens" });
+  return {
+    title: "Gateway",
+    version,
+    description:
+      "Every provider's API under its namespace, and the gateway's own routes. `x-gateway` lists each provider's status and what is wrong with its spec, if anything.",
+    servers,
+    tag: GATEWAY_TAG_OBJECT,
+    paths: GATEWAY_PATHS,
+    components: GATEWAY_COMPONENTS,
+  };
 }

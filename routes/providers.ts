@@ -1,12 +1,10 @@
 import { Hono } from "hono";
-import { z } from "zod";
 import type { Gateway } from "../lib/gateway.ts";
 import { HttpProblem } from "../lib/problem.ts";
 import { elementUrl } from "../lib/supervisor/provider.ts";
 import { requireAdmin } from "./auth.ts";
 import type { AppEnv } from "./env.ts";
-
-const TailQuery = z.strictObject({ tail: z.coerce.number().int().min(1).max(10_000).default(100) });
+import { TailQuery } from "./schemas.ts";
 
 /** The admin API under `/_gateway`. */
 export function providerRoutes(gateway: Gateway): Hono<AppEnv> {
@@ -96,6 +94,8 @@ export function providerRoutes(gateway: Gateway): Hono<AppEnv> {
             unsubscribe();
           }
         };
+        // Something at once, so the response head goes out even with nothing to report yet.
+        send(": connected\n\n");
         for (const view of gateway.views()) {
           send(`event: snapshot\ndata: ${JSON.stringify({ code: view.code, status: view.status })}\n\n`);
         }

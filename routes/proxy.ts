@@ -13,6 +13,6 @@ export function proxyHandler(gateway: Gateway) {
     if (!match) {
       return problemResponse(404, `No provider serves ${path}; GET /_gateway/providers lists the namespaces`);
     }
-    return forward(c.req.raw, match, query, c.env.context);
+    return forward(c.req.raw, match, query, c.env.context, gateway.config.maxBodySize);
   };
 }

@@ -40,6 +40,7 @@ describe("parseCommandLine defaults and sources", () => {
       logLevel: "info",
       externalAllow: [],
       maxBodySize: undefined,
+      maxHeaderSize: 65536,
       watch: true,
     });
   });
@@ -71,6 +72,7 @@ describe("parseCommandLine defaults and sources", () => {
       logLevel: "debug",
       externalAllow: ["10.0.0.0/8", "agent.example"],
       maxBodySize: 10 * 1024 * 1024,
+      maxHeaderSize: 65536,
       watch: true,
     });
   });

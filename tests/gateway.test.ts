@@ -531,6 +531,7 @@ describe("gateway routes", () => {
         "  /things/{id}:",
         "    get:",
         "      operationId: getThing",
+        "      parameters: [{ name: id, in: path, required: true, schema: { type: string } }]",
         "      responses: { '200': { description: A thing } }",
         "",
       ].join("\n"),

@@ -94,6 +94,7 @@ async function listen(
       table: () => gateway.table,
       internal: { unix: socketPath },
       maxBodySize: config.maxBodySize,
+      maxHeaderSize: config.maxHeaderSize,
     });
   } catch (error) {
     await internal.stop(true);

@@ -28,7 +28,8 @@ export function parseSpecText(text: string, where: string): unknown {
     // Unique keys and a bounded alias count: duplicate keys are an error, alias bombs too.
     return parseYaml(text, { uniqueKeys: true, maxAliasCount: 1000 });
   } catch (error) {
-    throw new Error(`Cannot parse ${where}: ${(error as Error).message.split("\n")[0]}`);
+    const message = (error as Error).message.split("\n")[0]!.replace(/:\s*$/, "");
+    throw new Error(`Cannot parse ${where}: ${message}`);
   }
 }
 
@@ -44,6 +45,17 @@ export function asSpecDocument(data: unknown, where: string): OpenApiDocument {
   return doc;
 }
 
+/** A provider answered its spec's URL with an error status. */
+export class UpstreamStatusError extends Error {
+  override name = "UpstreamStatusError";
+  constructor(
+    message: string,
+    readonly status: number,
+  ) {
+    super(message);
+  }
+}
+
 /**
  * Fetches `<upstream>/openapi.json` from a ready provider (JSON or YAML, at most
  * {@link MAX_SPEC_BYTES}). Throws with a reason.
@@ -54,7 +66,7 @@ export async function fetchUpstreamSpec(upstream: string, timeoutMs = 5000): Pro
   const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: "manual" });
   if (!response.ok) {
     await response.body?.cancel();
-    throw new Error(`GET ${url} answered ${response.status}`);
+    throw new UpstreamStatusError(`GET ${url} answered ${response.status}`, response.status);
   }
   const length = Number(response.headers.get("content-length") ?? 0);
   if (length > MAX_SPEC_BYTES) {

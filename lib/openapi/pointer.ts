@@ -45,3 +45,11 @@ export function getAt(root: unknown, segments: readonly string[]): unknown {
 export function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
+
+/**
+ * A `$ref` to `segments` of this document: `#` and the pointer, with what a URI fragment may not
+ * hold (`{`, `}`, spaces...) percent-encoded, so the reference is a valid URI reference.
+ */
+export function refTo(segments: readonly string[]): string {
+  return `#${encodeURI(formatPointer(segments))}`;
+}

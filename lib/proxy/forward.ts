@@ -17,8 +17,16 @@ export async function forward(
   match: RouteMatch,
   query: string,
   context: RequestContext,
+  maxBodySize?: number,
 ): Promise<Response> {
   const { target, rest } = match;
+  const declared = Number(request.headers.get("content-length") ?? 0);
+  if (maxBodySize !== undefined && declared > maxBodySize) {
+    return problemResponse(
+      413,
+      `The request body of ${declared} bytes is over the limit of ${maxBodySize} bytes`,
+    );
+  }
   const origin = target.upstream();
   if (!origin) {
     return problemResponse(503, `Provider "${target.code}" is ${target.status()}; try again shortly`, {

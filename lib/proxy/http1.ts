@@ -273,10 +273,11 @@ export class ChunkedTracker {
   }
 
   /**
-   * Consumes `buf[start, end)`. Returns the index just past the body's last byte when the body ends
+   * Consumes `buf[start, end)`, calling `onData` with the range of each run of chunk data (to
+   * strip the framing). Returns the index just past the body's last byte when the body ends
    * within this range, else -1. Throws {@link HttpParseError} on malformed framing.
    */
-  feed(buf: Uint8Array, start: number, end: number): number {
+  feed(buf: Uint8Array, start: number, end: number, onData?: (from: number, to: number) => void): number {
     let i = start;
     while (i < end) {
       const byte = buf[i]!;
@@ -312,6 +313,7 @@ export class ChunkedTracker {
           break;
         case ChunkState.Data: {
           const take = Math.min(this.#size, end - i);
+          if (onData && take > 0) onData(i, i + take);
           i += take;
           this.#size -= take;
           this.dataBytes += take;

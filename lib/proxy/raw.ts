@@ -117,6 +117,8 @@ class UpstreamLink {
   remaining = 0;
   chunk: ChunkedTracker | null = null;
   untilClose = false;
+  /** Strip chunk framing (for an HTTP/1.0 client). */
+  dechunk = false;
   reused = false;
   gotBytes = false;
   /** The request head, kept for one retry when a reused connection turns out to be dead. */
@@ -277,7 +279,7 @@ class Front {
     link.head = latin1Bytes(this.upstreamHead(conn, head, upstreamTarget, link.key), head.ascii);
     link.gotBytes = false;
     conn.link = link;
-    conn.deadline = Date.now() + (conn.target?.timeoutMs ?? 60_000);
+    conn.deadline = 0;
     this.linkWrite(link, link.head);
     if (hasBody) {
       conn.state = "body";
@@ -286,8 +288,14 @@ class Front {
       if (rest) this.relayRequestBody(conn, rest, 0);
     } else {
       conn.state = "waiting";
-      conn.requestSent = true;
+      this.requestSent(conn);
     }
+  }
+
+  /** The whole request is with the upstream: from now on the response timeout runs (as in Go and Traefik). */
+  requestSent(conn: ClientConn): void {
+    conn.requestSent = true;
+    if (!conn.responseStarted) conn.deadline = Date.now() + (conn.target?.timeoutMs ?? 60_000);
   }
 
   /** Answers locally; when the request has a body the gateway did not read, the connection closes after. */
@@ -327,7 +335,7 @@ class Front {
     if (upTo > offset)
       this.linkWrite(link, offset === 0 && upTo === chunk.length ? chunk : chunk.subarray(offset, upTo));
     if (end !== -1) {
-      conn.requestSent = true;
+      this.requestSent(conn);
       if (conn.state === "body") conn.state = "waiting";
       if (end < chunk.length) conn.pending = chunk.subarray(end);
       // The response may have ended before the body did (an early answer); finish it now.
@@ -580,8 +588,11 @@ class Front {
     link.chunk = null;
     link.untilClose = false;
     if (noBody) link.remaining = 0;
-    else if (response.chunked) link.chunk = new ChunkedTracker();
-    else if (response.contentLength !== null) link.remaining = response.contentLength;
+    else if (response.chunked) {
+      link.chunk = new ChunkedTracker();
+      link.dechunk = request.minor === 0;
+      if (link.dechunk) conn.keepAlive = false;
+    } else if (response.contentLength !== null) link.remaining = response.contentLength;
     else {
       link.untilClose = true;
       conn.keepAlive = false;
@@ -620,15 +631,22 @@ class Front {
     if (link.untilClose) return chunk;
     if (link.chunk) {
       let end: number;
+      const data: Buffer[] | null = link.dechunk ? [] : null;
       try {
-        end = link.chunk.feed(chunk, 0, chunk.length);
+        end = link.chunk.feed(
+          chunk,
+          0,
+          chunk.length,
+          data ? (from, to) => data.push(chunk.subarray(from, to)) : undefined,
+        );
       } catch {
         this.cutClient(conn);
         this.destroyLink(link);
         return Buffer.alloc(0);
       }
+      if (end !== -1) link.state = end < chunk.length ? "closed" : "idle";
+      if (data) return data.length === 1 ? data[0]! : Buffer.concat(data);
       if (end === -1) return chunk;
-      link.state = end < chunk.length ? "closed" : "idle";
       return end < chunk.length ? chunk.subarray(0, end) : chunk;
     }
     const take = Math.min(link.remaining, chunk.length);
@@ -686,6 +704,8 @@ class Front {
     for (const [name, value] of response.headers) {
       if (HOP_BY_HOP.has(name) || name === "x-request-id" || (tokens.length > 0 && tokens.includes(name)))
         continue;
+      // Chunked framing wins over Content-Length; passing both on invites response smuggling (RFC 9112 §6.3).
+      if (name === "content-length" && response.chunked) continue;
       if (name === "location" && conn.target) {
         out += `location: ${rewriteLocation(value, conn.prefix, `http://${conn.link?.key ?? ""}`)}\r\n`;
       } else out += `${name}: ${value}\r\n`;
@@ -696,7 +716,8 @@ class Front {
         response.headers.find(([name]) => name === "upgrade")?.[1] ?? conn.request?.upgrade ?? "";
       return `${out}connection: upgrade\r\nupgrade: ${upgradeValue}\r\n\r\n`;
     }
-    if (response.chunked) out += "transfer-encoding: chunked\r\n";
+    // An HTTP/1.0 client cannot read chunked framing: it gets the data alone, ended by the close.
+    if (response.chunked && conn.request?.minor !== 0) out += "transfer-encoding: chunked\r\n";
     if (!conn.keepAlive) out += "connection: close\r\n";
     else if (conn.request?.minor === 0) out += "connection: keep-alive\r\n";
     return `${out}\r\n`;
@@ -758,10 +779,13 @@ class Front {
       link.reused &&
       !link.gotBytes &&
       conn.requestSent &&
-      conn.request?.contentLength === null &&
-      !conn.request?.chunked
+      conn.request !== null &&
+      conn.request.contentLength === null &&
+      !conn.request.chunked &&
+      isRetrySafe(conn.request)
     ) {
-      // A pooled connection the upstream had closed: send the request again on a fresh one, once.
+      // A pooled connection the upstream had closed: send the request again on a fresh one, once,
+      // and only when repeating it cannot do harm (Go's rule: idempotent method or Idempotency-Key).
       const address = addressOf(link.key);
       const fresh = this.acquireFresh(address, link.key);
       fresh.owner = conn;
@@ -906,6 +930,14 @@ function latin1Bytes(head: string, ascii: boolean): Buffer | string {
 /** Only for a write the kernel took in part; only ASCII strings are ever written as strings. */
 function toBuffer(data: Buffer | string): Buffer {
   return typeof data === "string" ? Buffer.from(data, "latin1") : data;
+}
+
+function isRetrySafe(head: RequestHead): boolean {
+  const method = head.method;
+  if (method === "GET" || method === "HEAD" || method === "OPTIONS" || method === "TRACE") return true;
+  return (
+    headerValue(head, "idempotency-key") !== undefined || headerValue(head, "x-idempotency-key") !== undefined
+  );
 }
 
 function rawPathOf(target: string): string {

@@ -1,4 +1,5 @@
-import { existsSync } from "node:fs";
+import { accessSync, constants, existsSync } from "node:fs";
+import { resolve } from "node:path";
 import type {
   ChildProcess,
   ExitInfo,
@@ -10,8 +11,6 @@ import type {
   ServeOptions,
   SpawnOptions,
 } from "./types.ts";
-
-const SETPRIV = existsSync("/usr/bin/setpriv") ? "/usr/bin/setpriv" : null;
 
 /** Bun's sockets already have the RawSocket shape; these casts only name that. */
 type AnySocket = Bun.Socket<unknown>;
@@ -58,16 +57,62 @@ const bunRawSockets: RawSockets = {
   },
 
   serveUnix(path, fetch) {
-    const server = Bun.serve({
+    const options = {
       unix: path,
       maxRequestBodySize: Number.MAX_SAFE_INTEGER,
-      fetch(request, srv) {
+      // server.timeout(request, 0) does not lift the idle timeout on a unix socket (Bun 1.4.5,
+      // seen in tests): streams such as /_gateway/events would be cut after ~10 s of quiet. The
+      // byte-level front owns client connections, so this private server needs no idle timeout.
+      idleTimeout: 0,
+      fetch(request: Request, srv: Bun.Server<unknown>) {
         return fetch(request, { remoteAddress: "", keepOpen: () => srv.timeout(request, 0) });
       },
-    });
+    };
+    // Bun's types allow idleTimeout only on TCP servers; the runtime honours it on unix sockets too.
+    const server = Bun.serve(options as unknown as Parameters<typeof Bun.serve>[0]);
     return { hostname: path, port: 0, stop: (force) => server.stop(force) };
   },
 };
+
+const SETPRIV = "/usr/bin/setpriv";
+let deathPrefix: string[] | undefined;
+
+/**
+ * `setpriv --pdeathsig SIGKILL --` (util-linux) where it works, else nothing. The kernel then
+ * kills a provider the moment the gateway dies, even by SIGKILL (prctl PR_SET_PDEATHSIG; the flag
+ * survives exec). prctl(2) ties the signal to the thread that forked, not to the process: Bun
+ * spawns from the JavaScript thread, which is the main thread and lives as long as the gateway
+ * (vfork from the main thread, seen with strace -f on Bun 1.4.5), so no provider dies while the
+ * gateway lives. Only the group leader gets it; the process ledger still ends its children on the
+ * next start. Probed once, so a setpriv too old for the flag (util-linux < 2.33) or a sandbox that
+ * refuses prctl costs the safety net, never the providers.
+ */
+function parentDeathPrefix(): string[] {
+  if (deathPrefix) return deathPrefix;
+  deathPrefix = [];
+  if (process.platform === "linux" && existsSync(SETPRIV)) {
+    const probe = Bun.spawnSync({
+      cmd: [SETPRIV, "--pdeathsig", "SIGKILL", "--", SETPRIV, "--version"],
+      stdin: "ignore",
+      stdout: "ignore",
+      stderr: "ignore",
+    });
+    if (probe.exitCode === 0) deathPrefix = [SETPRIV, "--pdeathsig", "SIGKILL", "--"];
+  }
+  return deathPrefix;
+}
+
+/**
+ * Throws as Bun.spawn would for a program that cannot run. Behind setpriv the spawn itself always
+ * succeeds and only setpriv's exit code (127) tells, which would turn "cannot start" into a crash loop.
+ */
+function requireExecutable(options: SpawnOptions): void {
+  const program = options.cmd[0] ?? "";
+  if (program.includes("/")) accessSync(resolve(options.cwd, program), constants.X_OK);
+  else if (!Bun.which(program, { PATH: options.env.PATH ?? "", cwd: options.cwd })) {
+    throw new Error(`Executable not found in $PATH: "${program}"`);
+  }
+}
 
 /** Runtime adapter for Bun, and for the compiled `./gateway`. */
 export const bunAdapter: RuntimeAdapter = {
@@ -75,11 +120,10 @@ export const bunAdapter: RuntimeAdapter = {
   raw: bunRawSockets,
 
   spawn(options: SpawnOptions): ChildProcess {
-    // setpriv --pdeathsig makes the kernel SIGKILL the provider if the gateway dies, even by
-    // SIGKILL; the flag survives exec. Where setpriv is missing the process ledger still cleans up.
-    const diesWithParent = SETPRIV !== null;
+    const prefix = parentDeathPrefix();
+    if (prefix.length > 0) requireExecutable(options);
     const proc = Bun.spawn({
-      cmd: diesWithParent ? [SETPRIV!, "--pdeathsig", "SIGKILL", "--", ...options.cmd] : options.cmd,
+      cmd: [...prefix, ...options.cmd],
       cwd: options.cwd,
       env: options.env,
       stdin: "ignore",
@@ -93,7 +137,13 @@ export const bunAdapter: RuntimeAdapter = {
         signal: proc.signalCode == null ? null : String(proc.signalCode),
       }),
     );
-    return { pid: proc.pid, stdout: proc.stdout, stderr: proc.stderr, exited, diesWithParent };
+    return {
+      pid: proc.pid,
+      stdout: proc.stdout,
+      stderr: proc.stderr,
+      exited,
+      diesWithParent: prefix.length > 0,
+    };
   },
 
   killGroup(pid, signal) {

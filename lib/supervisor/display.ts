@@ -137,6 +137,7 @@ export class StartupDisplay {
     row.reason = event.to === "failed" ? event.reason : undefined;
     this.#update(row, event.to);
     this.#checkSettled();
+    this.#draw();
   }
 
   #update(row: Row, status: ProviderStatus): void {

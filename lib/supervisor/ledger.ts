@@ -36,6 +36,8 @@ export function readProcStat(pid: number): { state: string; pgid: number; startT
 export class ProcessLedger {
   readonly file: string;
   readonly #records = new Map<number, ProcessRecord>();
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #ownStartTime: string | undefined;
 
   constructor(file: string) {
     this.file = file;
@@ -45,16 +47,18 @@ export class ProcessLedger {
     const stat = readProcStat(pid);
     if (!stat) return;
     this.#records.set(pid, { code, pid, startTime: stat.startTime });
-    this.#write();
+    this.#schedule();
   }
 
   remove(pid: number): void {
-    if (this.#records.delete(pid)) this.#write();
+    if (this.#records.delete(pid)) this.#schedule();
   }
 
   /** Removes the file (clean stop: nothing is left running). */
   clear(): void {
     this.#records.clear();
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
     try {
       unlinkSync(this.file);
     } catch {
@@ -62,10 +66,31 @@ export class ProcessLedger {
     }
   }
 
+  /** Writes pending changes now. */
+  flush(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#write();
+  }
+
+  /**
+   * Changes are written together, at most WRITE_DELAY_MS late: fifty providers starting at once
+   * cost one write, not fifty (each about a millisecond of the gateway's start-up). A record
+   * written late is only a risk if the gateway is SIGKILLed within those milliseconds, and then
+   * the parent-death signal still ends the group leader; a stale record is harmless, as every
+   * record is checked against /proc before anything is signalled.
+   */
+  #schedule(): void {
+    if (this.#timer) return;
+    this.#timer = setTimeout(() => this.flush(), WRITE_DELAY_MS);
+    (this.#timer as { unref?: () => void }).unref?.();
+  }
+
   #write(): void {
+    this.#ownStartTime ??= readProcStat(process.pid)?.startTime ?? "";
     const body: LedgerFile = {
       gatewayPid: process.pid,
-      gatewayStartTime: readProcStat(process.pid)?.startTime ?? "",
+      gatewayStartTime: this.#ownStartTime,
       processes: [...this.#records.values()],
     };
     const temp = `${this.file}.${process.pid}.tmp`;
@@ -77,6 +102,9 @@ export class ProcessLedger {
     }
   }
 }
+
+/** How late a change to the ledger may reach the disk. */
+const WRITE_DELAY_MS = 10;
 
 /**
  * Ends the provider process groups a previous gateway run left behind, per its state file.

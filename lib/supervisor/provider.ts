@@ -44,6 +44,10 @@ const OUTPUT_BYTES_PER_SECOND = 8 * 1024 * 1024;
 /** Provider lines copied to the gateway's own log per second (bursts up to LOG_LINES_BURST); all stay in its log ring. */
 const LOG_LINES_PER_SECOND = 1000;
 const LOG_LINES_BURST = 5000;
+/** The first readiness probe after spawn, unless output comes first. */
+const FIRST_PROBE_MS = 10;
+/** Readiness probes are at least this far apart, however much output wakes them. */
+const MIN_PROBE_GAP_MS = 3;
 
 /**
  * Owns one provider's process: starts it, gates it on its health check, watches liveness,
@@ -72,6 +76,9 @@ export class ProviderSupervisor {
   readonly #logBudget = new LineBudget(LOG_LINES_PER_SECOND, LOG_LINES_BURST);
   /** Provider lines not copied to the gateway's log since the budget ran out. */
   #heldBack = 0;
+  /** While waiting for readiness: ends the pause before the next probe (output was seen). */
+  #wake: (() => void) | null = null;
+  #outputSeen = false;
 
   constructor(manifest: Manifest, dir: string, deps: SupervisorDeps) {
     this.manifest = manifest;
@@ -211,6 +218,11 @@ export class ProviderSupervisor {
     this.pid = child.pid;
     this.upstream = null;
     this.#deps.ledger?.add(m.code, child.pid);
+    if (!child.diesWithParent) {
+      this.#log.debug(
+        `process ${child.pid} does not die with the gateway (no /usr/bin/setpriv --pdeathsig here): if the gateway is killed with SIGKILL, the next start ends it`,
+      );
+    }
 
     let handshakeError: string | null = null;
     let handshakeSeen = false;
@@ -224,8 +236,10 @@ export class ProviderSupervisor {
             const handshake = parseHandshake(line);
             if (handshake) {
               handshakeSeen = true;
-              if (handshake.ok) this.port = handshake.port;
-              else {
+              if (handshake.ok) {
+                this.port = handshake.port;
+                this.#noticeOutput();
+              } else {
                 handshakeError = handshake.error;
                 resolve();
               }
@@ -272,19 +286,52 @@ export class ProviderSupervisor {
     return outcome;
   }
 
-  /** Polls the health check until it passes or `startup_timeout` runs out. */
+  /**
+   * Polls the health check until it passes or `startup_timeout` runs out: fast at first (most
+   * providers are up within tens of ms), then easing off; a line of output (often "listening
+   * on …", or the handshake) cuts the wait short, so readiness is seen as soon as it is announced.
+   */
   async #waitReady(signal: AbortSignal, startedAt: number): Promise<{ kind: "ready" } | { kind: "timeout" }> {
     const { health } = this.manifest;
-    let pause = 10;
-    while (!signal.aborted) {
-      const left = startedAt + health.startupTimeoutMs - Date.now();
-      if (left <= 0) return { kind: "timeout" };
-      if (await this.#probe(Math.min(health.timeoutMs, left))) return { kind: "ready" };
-      // Poll fast at first (most providers are up within tens of ms), then ease off.
-      await sleep(Math.min(pause, Math.max(0, startedAt + health.startupTimeoutMs - Date.now())), signal);
-      pause = Math.min(Math.ceil(pause * 1.5), 250);
+    const deadline = startedAt + health.startupTimeoutMs;
+    // Nothing listens the instant after spawn: the first probe waits for output or the first pause.
+    let pause = FIRST_PROBE_MS;
+    try {
+      while (!signal.aborted) {
+        await this.#napUntilOutput(Math.min(pause, Math.max(0, deadline - Date.now())), signal);
+        if (signal.aborted) break;
+        const left = deadline - Date.now();
+        if (left <= 0) return { kind: "timeout" };
+        if (await this.#probe(Math.min(health.timeoutMs, left))) return { kind: "ready" };
+        pause = Math.min(Math.ceil(pause * 1.5), 250);
+      }
+      return { kind: "timeout" };
+    } finally {
+      this.#wake = null;
+      this.#outputSeen = false;
     }
-    return { kind: "timeout" };
+  }
+
+  /** Waits `ms`, or less once the provider writes a line (but at least MIN_PROBE_GAP_MS), or until `signal` aborts. */
+  async #napUntilOutput(ms: number, signal: AbortSignal): Promise<void> {
+    const until = Date.now() + ms;
+    if (!(await sleep(Math.min(MIN_PROBE_GAP_MS, ms), signal))) return;
+    if (this.#outputSeen) {
+      this.#outputSeen = false;
+      return;
+    }
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal.removeEventListener("abort", done);
+        this.#wake = null;
+        this.#outputSeen = false;
+        resolve();
+      };
+      const timer = setTimeout(done, Math.max(0, until - Date.now()));
+      signal.addEventListener("abort", done, { once: true });
+      this.#wake = done;
+    });
   }
 
   /** Probes every `interval`; unhealthy after `failure_threshold` failures in a row, restart after as many more. */
@@ -333,7 +380,14 @@ export class ProviderSupervisor {
     this.#deps.ledger?.remove(child.pid);
   }
 
+  /** Output during start-up hints that the provider got somewhere: probe soon. */
+  #noticeOutput(): void {
+    this.#outputSeen = true;
+    this.#wake?.();
+  }
+
   #providerLine(stream: "stdout" | "stderr", line: string): void {
+    this.#noticeOutput();
     const now = Date.now();
     this.logs.push({ time: now, stream, line });
     // A flood of output must not flood the gateway's own log (nor cost it a core to format).

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The floor for the start-up benchmark: what a plain shell script needs to start the same
+# providers and see them all healthy. Starts `BUN run fixture.ts` once per port (each in its own
+# session, as the gateway does), polls every /health in parallel over bash's /dev/tcp (no process
+# per poll) every 10 ms, and prints "ready" once all answered 200. Then waits to be killed; the
+# caller ends the process groups listed on the first line ("pids ...").
+# Usage: floor.sh BUN FIXTURE_DIR PORT...
+set -u
+bun="$1" dir="$2"
+shift 2
+pids=()
+for port in "$@"; do
+  (cd "$dir" && PORT="$port" exec setsid "$bun" run ./fixture.ts >/dev/null 2>&1) &
+  pids+=("$!")
+done
+echo "pids ${pids[*]}"
+healthy() {
+  exec 3<>"/dev/tcp/127.0.0.1/$1" || return 1
+  printf 'GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' >&3
+  local status
+  read -r _ status _ <&3
+  exec 3<&-
+  [ "$status" = 200 ]
+}
+pollers=()
+for port in "$@"; do
+  (until healthy "$port" 2>/dev/null; do sleep 0.01; done) &
+  pollers+=("$!")
+done
+wait "${pollers[@]}"
+echo ready
+sleep 3600
