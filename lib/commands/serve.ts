@@ -9,6 +9,7 @@ import { CLIENT_ADDRESS_HEADER, type RawProxy, startRawProxy } from "../proxy/ra
 import type { HttpServer, RuntimeAdapter } from "../runtime/index.ts";
 import { reapOrphans } from "../supervisor/ledger.ts";
 import { serveOutput } from "../supervisor/output.ts";
+import { watchProviders } from "./watch-providers.ts";
 
 /** How long in-flight requests may take to finish once a stop signal arrives. */
 const DRAIN_TIMEOUT_MS = 10_000;
@@ -134,6 +135,8 @@ export async function serve(config: Config, adapter: RuntimeAdapter, version: st
 
   return new Promise<number>((resolve) => {
     let signals = 0;
+    let stopping = false;
+    let unwatch = () => {};
     const onStop = (signal: string) => () => {
       signals++;
       if (signals > 1) {
@@ -143,6 +146,8 @@ export async function serve(config: Config, adapter: RuntimeAdapter, version: st
         return;
       }
       display?.close();
+      stopping = true;
+      unwatch();
       logger.info(`${signal}: stopping`);
       void running.shutdown().then(() => {
         logger.info("stopped");
@@ -151,17 +156,25 @@ export async function serve(config: Config, adapter: RuntimeAdapter, version: st
     };
     adapter.onSignal("SIGTERM", onStop("SIGTERM"));
     adapter.onSignal("SIGINT", onStop("SIGINT"));
+    // One rescan at a time; a request during a rescan queues another.
     let rescanning: Promise<unknown> = Promise.resolve();
-    adapter.onSignal("SIGHUP", () => {
-      // One rescan at a time; a SIGHUP during a rescan queues another.
+    const rescan = (why: string) => {
       rescanning = rescanning.then(async () => {
-        logger.info("SIGHUP: rescanning providers and registry");
+        if (stopping) return;
+        logger.info(`${why}: rescanning providers and registry`);
         const { started, stopped } = await gateway.rescan();
         logger.info(`rescan done: ${started.length} started, ${stopped.length} stopped`, {
           started: started.join(",") || undefined,
           stopped: stopped.join(",") || undefined,
         });
+        if (config.watch && !stopping) {
+          // The set of provider dirs may have changed: watch the new set.
+          unwatch();
+          unwatch = watchProviders(gateway, () => rescan("providers dir changed"));
+        }
       });
-    });
+    };
+    adapter.onSignal("SIGHUP", () => rescan("SIGHUP"));
+    if (config.watch) unwatch = watchProviders(gateway, () => rescan("providers dir changed"));
   });
 }

@@ -1,0 +1,57 @@
+import { type FSWatcher, watch } from "node:fs";
+import { basename, join } from "node:path";
+import type { Gateway } from "../gateway.ts";
+
+/** Files in a provider dir whose change means the provider must be read again. */
+const PROVIDER_FILES = new Set(["manifest.yaml", ".core"]);
+const CORE_FILES = new Set(["manifest.yaml"]);
+
+/**
+ * Watches the providers dir (a provider added or removed, `runtimes.yaml`) and every provider's
+ * manifest, and calls `onChange` once a burst of changes has settled. The gateway's own writes
+ * (registry, process ledger, their temp files) are ignored. Returns the function that stops it.
+ * @param options.debounceMs default 300
+ */
+export function watchProviders(
+  gateway: Gateway,
+  onChange: () => void,
+  options: { debounceMs?: number } = {},
+): () => void {
+  const { providersDir } = gateway.config;
+  const own = new Set([basename(gateway.registry.file), basename(gateway.ledger.file)]);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let closed = false;
+  const changed = () => {
+    if (closed) return;
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      if (!closed) onChange();
+    }, options.debounceMs ?? 300);
+  };
+  const watchers: FSWatcher[] = [];
+  const add = (dir: string, relevant: (name: string) => boolean) => {
+    try {
+      const watcher = watch(dir, { persistent: false }, (_event, filename) => {
+        if (filename === null || relevant(String(filename))) changed();
+      });
+      watcher.on("error", () => {});
+      watchers.push(watcher);
+    } catch {
+      // A dir that vanished (or never was): the providers dir watch sees it come back.
+    }
+  };
+  add(providersDir, (name) => {
+    if (own.has(name) || name.startsWith(".")) return false;
+    return true;
+  });
+  for (const entry of gateway.providers.values()) {
+    const dir = entry.discovered.dir;
+    add(dir, (name) => PROVIDER_FILES.has(name));
+    add(join(dir, ".core"), (name) => CORE_FILES.has(name));
+  }
+  return () => {
+    closed = true;
+    clearTimeout(timer);
+    for (const watcher of watchers) watcher.close();
+  };
+}
