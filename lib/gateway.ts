@@ -58,6 +58,7 @@ export class Gateway {
   readonly #adapter: RuntimeAdapter;
   readonly #log: Logger;
   readonly #listeners = new Set<(event: StatusEvent) => void>();
+  #stopping = false;
 
   constructor(config: Config, deps: { adapter: RuntimeAdapter; logger: Logger }) {
     this.config = config;
@@ -241,6 +242,8 @@ export class Gateway {
 
   /** Stops every provider, dependents before their dependencies. */
   async stop(): Promise<void> {
+    // A provider still waiting for a dependency must not start once stopping has begun.
+    this.#stopping = true;
     const remaining = new Map(this.providers);
     while (remaining.size > 0) {
       // A provider may stop once no provider still running depends on it.
@@ -290,13 +293,14 @@ export class Gateway {
         supervisor.logs.push({ time: Date.now(), stream: "gateway", line: `waiting for dependency ${code}` });
         await dependency.settled();
       }
+      if (this.#stopping) return;
       if (dependency.status !== "ready") {
         const message = `dependency "${code}" is ${dependency.status}`;
         supervisor.disable("dependency not ready", message);
         return;
       }
     }
-    supervisor.start();
+    if (!this.#stopping) supervisor.start();
   }
 
   #onStatus(event: StatusEvent): void {

@@ -118,6 +118,23 @@ async function listen(
 export async function serve(config: Config, adapter: RuntimeAdapter, version: string): Promise<number> {
   // Logs onto stderr, bounded; on a terminal, a live start-up view on stdout (lib/supervisor/display.ts).
   const { logger, display } = serveOutput(config);
+  // Signals are handled from the first moment: one that arrives while the gateway is still
+  // loading, reaping orphans or opening its listener is acted on as soon as it can be.
+  let onStopSignal: ((signal: string) => void) | null = null;
+  let earlyStop: string | null = null;
+  let onHangUp: (() => void) | null = null;
+  let earlyHangUp = false;
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    adapter.onSignal(signal, () => {
+      if (onStopSignal) onStopSignal(signal);
+      else earlyStop ??= signal;
+    });
+  }
+  adapter.onSignal("SIGHUP", () => {
+    if (onHangUp) onHangUp();
+    else earlyHangUp = true;
+  });
+
   let running: RunningGateway;
   try {
     running = await startGateway(config, adapter, { version, logger });
@@ -137,7 +154,7 @@ export async function serve(config: Config, adapter: RuntimeAdapter, version: st
     let signals = 0;
     let stopping = false;
     let unwatch = () => {};
-    const onStop = (signal: string) => () => {
+    onStopSignal = (signal: string) => {
       signals++;
       if (signals > 1) {
         logger.warn(
@@ -154,8 +171,6 @@ export async function serve(config: Config, adapter: RuntimeAdapter, version: st
         resolve(0);
       });
     };
-    adapter.onSignal("SIGTERM", onStop("SIGTERM"));
-    adapter.onSignal("SIGINT", onStop("SIGINT"));
     // One rescan at a time; a request during a rescan queues another.
     let rescanning: Promise<unknown> = Promise.resolve();
     const rescan = (why: string) => {
@@ -174,7 +189,9 @@ export async function serve(config: Config, adapter: RuntimeAdapter, version: st
         }
       });
     };
-    adapter.onSignal("SIGHUP", () => rescan("SIGHUP"));
+    onHangUp = () => rescan("SIGHUP");
     if (config.watch) unwatch = watchProviders(gateway, () => rescan("providers dir changed"));
+    if (earlyStop) onStopSignal(earlyStop);
+    else if (earlyHangUp) rescan("SIGHUP");
   });
 }
