@@ -12,14 +12,16 @@ import type { AppEnv } from "./env.ts";
  */
 export function docsRoutes(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
-  const assets = new Map<string, Asset>([
-    ["/docs", asset(PAGE, "text/html; charset=utf-8")],
-    ["/docs/assets/swagger-ui-bundle.js", asset(swaggerUiBundle, "text/javascript; charset=utf-8")],
-    ["/docs/assets/swagger-ui.css", asset(swaggerUiCss, "text/css; charset=utf-8")],
-    ["/docs/assets/init.js", asset(INIT, "text/javascript; charset=utf-8")],
+  // Encoded and hashed on first request, not at start-up: the bundle is over a megabyte.
+  const assets = new Map<string, () => Asset>([
+    ["/docs", lazyAsset(PAGE, "text/html; charset=utf-8")],
+    ["/docs/assets/swagger-ui-bundle.js", lazyAsset(swaggerUiBundle, "text/javascript; charset=utf-8")],
+    ["/docs/assets/swagger-ui.css", lazyAsset(swaggerUiCss, "text/css; charset=utf-8")],
+    ["/docs/assets/init.js", lazyAsset(INIT, "text/javascript; charset=utf-8")],
   ]);
-  for (const [path, file] of assets) {
+  for (const [path, load] of assets) {
     app.get(path, (c) => {
+      const file = load();
       const headers = {
         etag: file.etag,
         "cache-control": "no-cache",
@@ -38,6 +40,14 @@ interface Asset {
   body: Uint8Array<ArrayBuffer>;
   type: string;
   etag: string;
+}
+
+function lazyAsset(text: string, type: string): () => Asset {
+  let built: Asset | undefined;
+  return () => {
+    built ??= asset(text, type);
+    return built;
+  };
 }
 
 function asset(text: string, type: string): Asset {

@@ -89,7 +89,7 @@ async function prepare(
   }
   let document: OpenApiDocument;
   try {
-    document = upgradeSpec(input);
+    document = await upgradeSpec(input);
   } catch (error) {
     return {
       source,

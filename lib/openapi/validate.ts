@@ -1,5 +1,5 @@
-import { validate } from "@scalar/openapi-parser";
 import type { OpenApiDocument } from "./load.ts";
+import { scalarParser } from "./scalar.ts";
 
 /** What the validator found. */
 export interface ValidationResult {
@@ -22,6 +22,7 @@ export async function validateSpec(document: OpenApiDocument): Promise<Validatio
   // The validator fills in a missing info.version on the object it is given: give it a copy of those.
   const info = document.info && typeof document.info === "object" ? { ...document.info } : document.info;
   try {
+    const { validate } = await scalarParser();
     const result = await validate({ ...document, info });
     const errors = (result.errors ?? []).map((error) => {
       const path = Array.isArray(error.path) ? toPointer(error.path) : (error.path ?? "");
