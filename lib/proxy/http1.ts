@@ -37,6 +37,12 @@ export interface RequestHead {
 }
 
 export interface ResponseHead {
+  /**
+   * Set by {@link scanResponseHead} on its fast path: the header lines to send on unchanged
+   * (hop-by-hop, `X-Request-Id` and `Location` already taken out, each ending in CRLF) and the
+   * `Location` value. `headers` is then empty.
+   */
+  passThrough?: { lines: string; location: string | null };
   minor: 0 | 1;
   status: number;
   reason: string;
@@ -367,4 +373,134 @@ function hexValue(byte: number): number {
   if (byte >= 0x61 && byte <= 0x66) return byte - 0x57;
   if (byte >= 0x41 && byte <= 0x46) return byte - 0x37;
   return -1;
+}
+
+/**
+ * The response head as the proxy needs it, cheaply: one pass that keeps ordinary header lines as
+ * they are (no per-header strings) and reads only framing, `Connection` and `Location`. Anything
+ * unusual (an interim status, a header named in `Connection`, chunked framing beside a length,
+ * obs-text) goes through {@link parseResponseHead} instead. Throws {@link HttpParseError} (502).
+ */
+export function scanResponseHead(buf: Buffer, end: number): ResponseHead {
+  const text = buf.toString("latin1", 0, end - 4);
+  let lineEnd = text.indexOf("\r\n");
+  if (lineEnd === -1) lineEnd = text.length;
+  const match = STATUS_LINE.exec(text.slice(0, lineEnd));
+  if (!match)
+    throw new HttpParseError(
+      502,
+      `Malformed status line from upstream: ${text.slice(0, Math.min(lineEnd, 80))}`,
+    );
+  const status = Number(match[2]);
+  if (status < 200 || BAD_LINE_BREAK.test(text) || NON_ASCII.test(text)) return parseResponseHead(buf, end);
+  let lines = "";
+  let runStart = lineEnd + 2;
+  let contentLength: number | null = null;
+  let chunked = false;
+  let location: string | null = null;
+  const connectionTokens: string[] = [];
+  let pos = lineEnd + 2;
+  const length = text.length;
+  while (pos < length) {
+    let eol = text.indexOf("\r\n", pos);
+    if (eol === -1) eol = length;
+    const colon = text.indexOf(":", pos);
+    if (colon <= pos || colon > eol) return parseResponseHead(buf, end);
+    for (let i = pos; i < colon; i++) {
+      const code = text.charCodeAt(i);
+      if (code > 127 || TOKEN_CHAR[code] === 0) return parseResponseHead(buf, end);
+    }
+    let drop = false;
+    // Only names of these lengths can matter here; every other line is kept without a look.
+    switch (colon - pos) {
+      case 2: // te
+        drop = nameIs(text, pos, "te");
+        break;
+      case 7: // trailer, upgrade
+        drop = nameIs(text, pos, "trailer") || nameIs(text, pos, "upgrade");
+        break;
+      case 8:
+        if (nameIs(text, pos, "location")) {
+          location = fieldValue(text, colon, eol);
+          drop = true;
+        }
+        break;
+      case 10: // connection, keep-alive
+        if (nameIs(text, pos, "connection")) {
+          for (const token of fieldValue(text, colon, eol).split(",")) {
+            const t = token.trim().toLowerCase();
+            if (t) connectionTokens.push(t);
+          }
+          drop = true;
+        } else drop = nameIs(text, pos, "keep-alive");
+        break;
+      case 12:
+        drop = nameIs(text, pos, "x-request-id");
+        break;
+      case 14:
+        if (nameIs(text, pos, "content-length")) {
+          const value = fieldValue(text, colon, eol);
+          if (!/^\d{1,15}$/.test(value) || (contentLength !== null && contentLength !== Number(value))) {
+            throw new HttpParseError(
+              502,
+              `Upstream sent a bad response head: Invalid Content-Length: ${value.slice(0, 40)}`,
+            );
+          }
+          contentLength = Number(value);
+        }
+        break;
+      case 16:
+        drop = nameIs(text, pos, "proxy-connection");
+        break;
+      case 17:
+        if (nameIs(text, pos, "transfer-encoding")) {
+          if (fieldValue(text, colon, eol).toLowerCase() !== "chunked" || chunked)
+            return parseResponseHead(buf, end);
+          chunked = true;
+          drop = true;
+        }
+        break;
+      case 18:
+        drop = nameIs(text, pos, "proxy-authenticate");
+        break;
+      case 19:
+        drop = nameIs(text, pos, "proxy-authorization");
+        break;
+    }
+    if (drop) {
+      if (pos > runStart) lines += text.slice(runStart, pos);
+      runStart = eol + 2;
+    }
+    pos = eol + 2;
+  }
+  if (runStart < length) lines += `${text.slice(runStart)}\r\n`;
+  for (const token of connectionTokens) {
+    if (token !== "close" && token !== "keep-alive") return parseResponseHead(buf, end);
+  }
+  if (chunked && contentLength !== null) return parseResponseHead(buf, end);
+  const minor = match[1] === "1" ? 1 : 0;
+  return {
+    passThrough: { lines, location },
+    minor,
+    status,
+    reason: match[3] ?? "",
+    headers: [],
+    contentLength,
+    chunked,
+    keepAlive: minor === 1 ? !connectionTokens.includes("close") : connectionTokens.includes("keep-alive"),
+    connectionTokens,
+    ascii: true,
+  };
+}
+
+/** Case-insensitive compare of the header name at `pos` with `lower` (same length checked by the caller). */
+function nameIs(text: string, pos: number, lower: string): boolean {
+  for (let i = 0; i < lower.length; i++) {
+    if ((text.charCodeAt(pos + i) | 0x20) !== lower.charCodeAt(i)) return false;
+  }
+  return true;
+}
+
+function fieldValue(text: string, colon: number, eol: number): string {
+  return text.slice(colon + 1, eol).trim();
 }

@@ -12,9 +12,9 @@ import {
   findHeadEnd,
   HttpParseError,
   parseRequestHead,
-  parseResponseHead,
   type RequestHead,
   type ResponseHead,
+  scanResponseHead,
 } from "./http1.ts";
 import { hasEncodedSeparator, normalizeTarget } from "./path.ts";
 import type { NamespaceTable, ProxyTarget } from "./table.ts";
@@ -557,7 +557,7 @@ class Front {
     }
     let response: ResponseHead;
     try {
-      response = parseResponseHead(buf, end);
+      response = scanResponseHead(buf, end);
     } catch (error) {
       this.abortExchange(conn, 502, (error as Error).message);
       return;
@@ -700,6 +700,16 @@ class Front {
 
   clientHead(conn: ClientConn, response: ResponseHead, upgrade: boolean): string {
     let out = `HTTP/1.1 ${response.status} ${response.reason}\r\n`;
+    const fast = response.passThrough;
+    if (fast) {
+      out += fast.lines;
+      if (fast.location !== null) {
+        const location = conn.target
+          ? rewriteLocation(fast.location, conn.prefix, `http://${conn.link?.key ?? ""}`)
+          : fast.location;
+        out += `location: ${location}\r\n`;
+      }
+    }
     const tokens = response.connectionTokens;
     for (const [name, value] of response.headers) {
       if (HOP_BY_HOP.has(name) || name === "x-request-id" || (tokens.length > 0 && tokens.includes(name)))
