@@ -56,6 +56,10 @@ const bunRawSockets: RawSockets = {
     });
   },
 
+  collectGarbage() {
+    Bun.gc(true);
+  },
+
   serveUnix(path, fetch) {
     const options = {
       unix: path,

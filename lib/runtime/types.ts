@@ -108,6 +108,11 @@ export interface RawSockets {
   }): RawListener;
   /** Opens a connection; handlers get `open` or `connectError`. */
   connect<T>(address: RawAddress, handlers: RawHandlers<T>, data: T): void;
+  /**
+   * Collects garbage now. Relayed chunks are short-lived buffers whose memory lives outside the
+   * JS heap, so a bulk transfer outruns the collector's own schedule (see lib/proxy/raw.ts).
+   */
+  collectGarbage(): void;
   /** Serves `fetch` on a unix socket (the gateway's own routes, behind the byte-level front). */
   serveUnix(path: string, fetch: FetchHandler): HttpServer;
 }
