@@ -1,5 +1,6 @@
 import { type FSWatcher, watch } from "node:fs";
 import { basename, join } from "node:path";
+import { debounce } from "../debounce.ts";
 import type { Gateway } from "../gateway.ts";
 
 /** Files in a provider dir whose change means the provider must be read again. */
@@ -19,15 +20,8 @@ export function watchProviders(
 ): () => void {
   const { providersDir } = gateway.config;
   const own = new Set([basename(gateway.registry.file), basename(gateway.ledger.file)]);
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let closed = false;
-  const changed = () => {
-    if (closed) return;
-    clearTimeout(timer);
-    timer = setTimeout(() => {
-      if (!closed) onChange();
-    }, options.debounceMs ?? 300);
-  };
+  const settled = debounce(onChange, options.debounceMs ?? 300);
+  const changed = () => settled.trigger();
   const watchers: FSWatcher[] = [];
   const add = (dir: string, relevant: (name: string) => boolean) => {
     try {
@@ -50,8 +44,7 @@ export function watchProviders(
     add(join(dir, ".core"), (name) => CORE_FILES.has(name));
   }
   return () => {
-    closed = true;
-    clearTimeout(timer);
+    settled.cancel();
     for (const watcher of watchers) watcher.close();
   };
 }

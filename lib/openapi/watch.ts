@@ -1,5 +1,6 @@
 import { type FSWatcher, watch } from "node:fs";
 import { basename, dirname } from "node:path";
+import { debounce } from "../debounce.ts";
 
 /**
  * Calls `onChange` once a burst of changes to any of `files` has settled (`debounceMs` without
@@ -18,16 +19,8 @@ export function watchFiles(
     const dir = dirname(file);
     byDir.set(dir, (byDir.get(dir) ?? new Set()).add(basename(file)));
   }
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let closed = false;
-  const changed = () => {
-    if (closed) return;
-    clearTimeout(timer);
-    timer = setTimeout(() => {
-      if (!closed) onChange();
-    }, options.debounceMs ?? 100);
-    (timer as { unref?: () => void }).unref?.();
-  };
+  const settled = debounce(onChange, options.debounceMs ?? 100);
+  const changed = () => settled.trigger();
   const watchers: FSWatcher[] = [];
   for (const [dir, names] of byDir) {
     try {
@@ -42,8 +35,7 @@ export function watchFiles(
     }
   }
   return () => {
-    closed = true;
-    clearTimeout(timer);
+    settled.cancel();
     for (const watcher of watchers) watcher.close();
   };
 }

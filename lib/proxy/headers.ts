@@ -2,7 +2,7 @@
  * Hop-by-hop headers (RFC 9110 §7.6.1), the list Go's httputil.ReverseProxy removes: they
  * describe one connection and must not be forwarded.
  */
-const HOP_BY_HOP = [
+export const HOP_BY_HOP = [
   "connection",
   "proxy-connection",
   "keep-alive",

@@ -7,6 +7,7 @@
  */
 import type { RawAddress, RawHandlers, RawListener, RawSocket, RawSockets } from "../runtime/index.ts";
 import { rewriteLocation } from "./forward.ts";
+import { HOP_BY_HOP } from "./headers.ts";
 import {
   ChunkedTracker,
   findHeadEnd,
@@ -44,17 +45,7 @@ export interface RawProxy extends RawListener {
   closeAll(): void;
 }
 
-const HOP_BY_HOP = new Set([
-  "connection",
-  "proxy-connection",
-  "keep-alive",
-  "proxy-authenticate",
-  "proxy-authorization",
-  "te",
-  "trailer",
-  "transfer-encoding",
-  "upgrade",
-]);
+const HOP_BY_HOP_SET = new Set(HOP_BY_HOP);
 const DROPPED_REQUEST = new Set([
   "host",
   "content-length",
@@ -471,7 +462,11 @@ class Front {
     let out = `${head.method} ${target} HTTP/1.1\r\n`;
     let wantsTrailers = false;
     for (const [name, value] of head.headers) {
-      if (HOP_BY_HOP.has(name) || DROPPED_REQUEST.has(name) || (tokens.length > 0 && tokens.includes(name))) {
+      if (
+        HOP_BY_HOP_SET.has(name) ||
+        DROPPED_REQUEST.has(name) ||
+        (tokens.length > 0 && tokens.includes(name))
+      ) {
         if (name === "te" && /(^|,)\s*trailers\s*(,|$)/i.test(value)) wantsTrailers = true;
         continue;
       }
@@ -734,7 +729,7 @@ class Front {
     }
     const tokens = response.connectionTokens;
     for (const [name, value] of response.headers) {
-      if (HOP_BY_HOP.has(name) || name === "x-request-id" || (tokens.length > 0 && tokens.includes(name)))
+      if (HOP_BY_HOP_SET.has(name) || name === "x-request-id" || (tokens.length > 0 && tokens.includes(name)))
         continue;
       // Chunked framing wins over Content-Length; passing both on invites response smuggling (RFC 9112 §6.3).
       if (name === "content-length" && response.chunked) continue;
