@@ -34,6 +34,16 @@ export interface RequestHead {
   host: string | null;
   /** True when the head is plain ASCII (then it can be written as a string, byte for byte). */
   ascii: boolean;
+  /** The client's `X-Request-Id`, if any. */
+  requestId?: string;
+  /** True when the client sent an `Idempotency-Key` (or `X-Idempotency-Key`): safe to retry. */
+  idempotencyKey: boolean;
+  /**
+   * Set by {@link scanRequestHead} on its fast path: the header lines to forward unchanged (hop-by-hop,
+   * framing, `Host`, `X-Request-Id` and forwarding headers taken out, each ending in CRLF), and
+   * whether `TE: trailers` was asked for. `headers` is then empty.
+   */
+  passThrough?: { lines: string; wantsTrailers: boolean };
 }
 
 export interface ResponseHead {
@@ -211,6 +221,152 @@ export function parseRequestHead(buf: Buffer, end: number): RequestHead {
     connectionTokens: frame.connectionTokens,
     host,
     ascii: !NON_ASCII.test(text),
+    requestId: headers.find(([name]) => name === "x-request-id")?.[1],
+    idempotencyKey: headers.some(([name]) => name === "idempotency-key" || name === "x-idempotency-key"),
+  };
+}
+
+/** Tokens of a request's `Connection` header that name no other header to drop. */
+const PLAIN_CONNECTION_TOKENS = new Set(["close", "keep-alive", "upgrade", "te", "trailer"]);
+
+/**
+ * The request head as the proxy needs it, cheaply: one pass that keeps ordinary header lines as
+ * they are and reads only what routing and framing need. Anything unusual (obs-text, a duplicate
+ * or conflicting framing header, a second Host, a header named in `Connection`) goes through
+ * {@link parseRequestHead}, which also owns every refusal. Throws {@link HttpParseError}.
+ */
+export function scanRequestHead(buf: Buffer, end: number): RequestHead {
+  const text = buf.toString("latin1", 0, end - 4);
+  let lineEnd = text.indexOf("\r\n");
+  if (lineEnd === -1) lineEnd = text.length;
+  const match = REQUEST_LINE.exec(text.slice(0, lineEnd));
+  if (!match || BAD_LINE_BREAK.test(text) || NON_ASCII.test(text)) return parseRequestHead(buf, end);
+  const minor = match[3] === "1" ? 1 : 0;
+  let lines = "";
+  let runStart = lineEnd + 2;
+  let host: string | null = null;
+  let contentLength: number | null = null;
+  let chunked = false;
+  let upgrade: string | null = null;
+  let requestId: string | undefined;
+  let idempotencyKey = false;
+  let wantsTrailers = false;
+  const connectionTokens: string[] = [];
+  let pos = lineEnd + 2;
+  const length = text.length;
+  while (pos < length) {
+    let eol = text.indexOf("\r\n", pos);
+    if (eol === -1) eol = length;
+    const colon = text.indexOf(":", pos);
+    if (colon <= pos || colon > eol) return parseRequestHead(buf, end);
+    for (let i = pos; i < colon; i++) {
+      const code = text.charCodeAt(i);
+      if (code > 127 || TOKEN_CHAR[code] === 0) return parseRequestHead(buf, end);
+    }
+    let drop = false;
+    // Only names of these lengths can matter here; every other line is kept without a look.
+    switch (colon - pos) {
+      case 2:
+        if (nameIs(text, pos, "te")) {
+          wantsTrailers = /(^|,)\s*trailers\s*(,|$)/i.test(fieldValue(text, colon, eol));
+          drop = true;
+        }
+        break;
+      case 4:
+        if (nameIs(text, pos, "host")) {
+          if (host !== null) return parseRequestHead(buf, end);
+          host = fieldValue(text, colon, eol);
+          drop = true;
+        }
+        break;
+      case 7:
+        if (nameIs(text, pos, "upgrade")) {
+          upgrade = fieldValue(text, colon, eol);
+          drop = true;
+        } else drop = nameIs(text, pos, "trailer");
+        break;
+      case 9:
+        drop = nameIs(text, pos, "forwarded");
+        break;
+      case 10:
+        if (nameIs(text, pos, "connection")) {
+          for (const token of fieldValue(text, colon, eol).split(",")) {
+            const t = token.trim().toLowerCase();
+            if (!t) continue;
+            if (!PLAIN_CONNECTION_TOKENS.has(t)) return parseRequestHead(buf, end);
+            connectionTokens.push(t);
+          }
+          drop = true;
+        } else drop = nameIs(text, pos, "keep-alive");
+        break;
+      case 12:
+        if (nameIs(text, pos, "x-request-id")) {
+          requestId = fieldValue(text, colon, eol);
+          drop = true;
+        }
+        break;
+      case 14:
+        if (nameIs(text, pos, "content-length")) {
+          const value = fieldValue(text, colon, eol);
+          if (!/^\d{1,15}$/.test(value) || (contentLength !== null && contentLength !== Number(value))) {
+            return parseRequestHead(buf, end);
+          }
+          contentLength = Number(value);
+          drop = true;
+        }
+        break;
+      case 15:
+        if (nameIs(text, pos, "x-forwarded-for")) drop = true;
+        else if (nameIs(text, pos, "idempotency-key")) idempotencyKey = true;
+        break;
+      case 16:
+        drop = nameIs(text, pos, "x-forwarded-host") || nameIs(text, pos, "proxy-connection");
+        break;
+      case 17:
+        if (nameIs(text, pos, "transfer-encoding")) {
+          if (chunked || fieldValue(text, colon, eol).toLowerCase() !== "chunked")
+            return parseRequestHead(buf, end);
+          chunked = true;
+          drop = true;
+        } else if (nameIs(text, pos, "x-forwarded-proto")) drop = true;
+        else if (nameIs(text, pos, "x-idempotency-key")) idempotencyKey = true;
+        break;
+      case 18:
+        drop = nameIs(text, pos, "x-forwarded-prefix") || nameIs(text, pos, "proxy-authenticate");
+        break;
+      case 19:
+        drop = nameIs(text, pos, "proxy-authorization");
+        break;
+      case 24:
+        drop = nameIs(text, pos, "x-gateway-client-address");
+        break;
+    }
+    if (drop) {
+      if (pos > runStart) lines += text.slice(runStart, pos);
+      runStart = eol + 2;
+    }
+    pos = eol + 2;
+  }
+  if (runStart < length) lines += `${text.slice(runStart)}\r\n`;
+  // Every refusal (both framings, chunked in HTTP/1.0, no Host) is parseRequestHead's to make.
+  if ((chunked && (contentLength !== null || minor === 0)) || (minor === 1 && host === null)) {
+    return parseRequestHead(buf, end);
+  }
+  return {
+    method: match[1]!,
+    target: match[2]!,
+    minor,
+    headers: [],
+    contentLength,
+    chunked,
+    keepAlive: minor === 1 ? !connectionTokens.includes("close") : connectionTokens.includes("keep-alive"),
+    upgrade: upgrade !== null && connectionTokens.includes("upgrade") ? upgrade : null,
+    connectionTokens,
+    host,
+    ascii: true,
+    requestId,
+    idempotencyKey,
+    passThrough: { lines, wantsTrailers },
   };
 }
 

@@ -12,9 +12,9 @@ import {
   ChunkedTracker,
   findHeadEnd,
   HttpParseError,
-  parseRequestHead,
   type RequestHead,
   type ResponseHead,
+  scanRequestHead,
   scanResponseHead,
 } from "./http1.ts";
 import { hasEncodedSeparator, normalizeTarget } from "./path.ts";
@@ -195,7 +195,7 @@ class Front {
     }
     let head: RequestHead;
     try {
-      head = parseRequestHead(buf, end);
+      head = scanRequestHead(buf, end);
     } catch (error) {
       const status = error instanceof HttpParseError ? error.status : 400;
       this.localError(conn, status, (error as Error).message, true);
@@ -212,7 +212,7 @@ class Front {
     conn.requestSent = false;
     conn.target = null;
     conn.prefix = "";
-    const given = headerValue(head, "x-request-id");
+    const given = head.requestId;
     conn.requestId = given && REQUEST_ID.test(given) ? given : nextRequestId();
     conn.idleSince = 0;
 
@@ -460,7 +460,8 @@ class Front {
   upstreamHead(conn: ClientConn, head: RequestHead, target: string, hostKey: string): string {
     const tokens = head.connectionTokens;
     let out = `${head.method} ${target} HTTP/1.1\r\n`;
-    let wantsTrailers = false;
+    let wantsTrailers = head.passThrough?.wantsTrailers ?? false;
+    if (head.passThrough) out += head.passThrough.lines;
     for (const [name, value] of head.headers) {
       if (
         HOP_BY_HOP_SET.has(name) ||
@@ -962,19 +963,12 @@ function toBuffer(data: Buffer | string): Buffer {
 function isRetrySafe(head: RequestHead): boolean {
   const method = head.method;
   if (method === "GET" || method === "HEAD" || method === "OPTIONS" || method === "TRACE") return true;
-  return (
-    headerValue(head, "idempotency-key") !== undefined || headerValue(head, "x-idempotency-key") !== undefined
-  );
+  return head.idempotencyKey;
 }
 
 function rawPathOf(target: string): string {
   const q = target.indexOf("?");
   return q === -1 ? target : target.slice(0, q);
-}
-
-function headerValue(head: RequestHead, name: string): string | undefined {
-  for (const [n, v] of head.headers) if (n === name) return v;
-  return undefined;
 }
 
 function addressOf(key: string): RawAddress {
