@@ -90,12 +90,16 @@ class ClientConn {
   responseStarted = false;
   /** When the connection last became idle (waiting for a request head); 0 while busy. */
   idleSince = 0;
+  /** Read once: the socket's getter builds a new string on every call. */
+  readonly remoteAddress: string;
   paused = false;
 
   constructor(
     readonly proxy: Front,
     public socket: RawSocket<ClientConn> | null,
-  ) {}
+  ) {
+    this.remoteAddress = socket?.remoteAddress ?? "";
+  }
 }
 
 type LinkState = "connecting" | "head" | "body" | "tunnel" | "idle" | "closed";
@@ -480,7 +484,7 @@ class Front {
     if (head.contentLength !== null) out += `content-length: ${head.contentLength}\r\n`;
     if (head.chunked) out += "transfer-encoding: chunked\r\n";
     out += `x-request-id: ${conn.requestId}\r\n`;
-    const address = conn.socket?.remoteAddress ?? "";
+    const address = conn.remoteAddress;
     if (conn.target) {
       if (address) out += `x-forwarded-for: ${address}\r\n`;
       if (head.host !== null) out += `x-forwarded-host: ${head.host}\r\n`;
