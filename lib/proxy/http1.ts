@@ -242,8 +242,6 @@ export function scanRequestHead(buf: Buffer, end: number): RequestHead {
   const match = REQUEST_LINE.exec(text.slice(0, lineEnd));
   if (!match || BAD_LINE_BREAK.test(text) || NON_ASCII.test(text)) return parseRequestHead(buf, end);
   const minor = match[3] === "1" ? 1 : 0;
-  let lines = "";
-  let runStart = lineEnd + 2;
   let host: string | null = null;
   let contentLength: number | null = null;
   let chunked = false;
@@ -252,17 +250,7 @@ export function scanRequestHead(buf: Buffer, end: number): RequestHead {
   let idempotencyKey = false;
   let wantsTrailers = false;
   const connectionTokens: string[] = [];
-  let pos = lineEnd + 2;
-  const length = text.length;
-  while (pos < length) {
-    let eol = text.indexOf("\r\n", pos);
-    if (eol === -1) eol = length;
-    const colon = text.indexOf(":", pos);
-    if (colon <= pos || colon > eol) return parseRequestHead(buf, end);
-    for (let i = pos; i < colon; i++) {
-      const code = text.charCodeAt(i);
-      if (code > 127 || TOKEN_CHAR[code] === 0) return parseRequestHead(buf, end);
-    }
+  const lines = keptHeaderLines(text, lineEnd + 2, (pos, colon, eol) => {
     let drop = false;
     // Only names of these lengths can matter here; every other line is kept without a look.
     switch (colon - pos) {
@@ -274,7 +262,7 @@ export function scanRequestHead(buf: Buffer, end: number): RequestHead {
         break;
       case 4:
         if (nameIs(text, pos, "host")) {
-          if (host !== null) return parseRequestHead(buf, end);
+          if (host !== null) return FALLBACK;
           host = fieldValue(text, colon, eol);
           drop = true;
         }
@@ -293,7 +281,7 @@ export function scanRequestHead(buf: Buffer, end: number): RequestHead {
           for (const token of fieldValue(text, colon, eol).split(",")) {
             const t = token.trim().toLowerCase();
             if (!t) continue;
-            if (!PLAIN_CONNECTION_TOKENS.has(t)) return parseRequestHead(buf, end);
+            if (!PLAIN_CONNECTION_TOKENS.has(t)) return FALLBACK;
             connectionTokens.push(t);
           }
           drop = true;
@@ -309,7 +297,7 @@ export function scanRequestHead(buf: Buffer, end: number): RequestHead {
         if (nameIs(text, pos, "content-length")) {
           const value = fieldValue(text, colon, eol);
           if (!/^\d{1,15}$/.test(value) || (contentLength !== null && contentLength !== Number(value))) {
-            return parseRequestHead(buf, end);
+            return FALLBACK;
           }
           contentLength = Number(value);
           drop = true;
@@ -324,8 +312,7 @@ export function scanRequestHead(buf: Buffer, end: number): RequestHead {
         break;
       case 17:
         if (nameIs(text, pos, "transfer-encoding")) {
-          if (chunked || fieldValue(text, colon, eol).toLowerCase() !== "chunked")
-            return parseRequestHead(buf, end);
+          if (chunked || fieldValue(text, colon, eol).toLowerCase() !== "chunked") return FALLBACK;
           chunked = true;
           drop = true;
         } else if (nameIs(text, pos, "x-forwarded-proto")) drop = true;
@@ -341,13 +328,9 @@ export function scanRequestHead(buf: Buffer, end: number): RequestHead {
         drop = nameIs(text, pos, "x-gateway-client-address");
         break;
     }
-    if (drop) {
-      if (pos > runStart) lines += text.slice(runStart, pos);
-      runStart = eol + 2;
-    }
-    pos = eol + 2;
-  }
-  if (runStart < length) lines += `${text.slice(runStart)}\r\n`;
+    return drop;
+  });
+  if (lines === FALLBACK) return parseRequestHead(buf, end);
   // Every refusal (both framings, chunked in HTTP/1.0, no Host) is parseRequestHead's to make.
   if ((chunked && (contentLength !== null || minor === 0)) || (minor === 1 && host === null)) {
     return parseRequestHead(buf, end);
@@ -549,23 +532,11 @@ export function scanResponseHead(buf: Buffer, end: number): ResponseHead {
     );
   const status = Number(match[2]);
   if (status < 200 || BAD_LINE_BREAK.test(text) || NON_ASCII.test(text)) return parseResponseHead(buf, end);
-  let lines = "";
-  let runStart = lineEnd + 2;
   let contentLength: number | null = null;
   let chunked = false;
   let location: string | null = null;
   const connectionTokens: string[] = [];
-  let pos = lineEnd + 2;
-  const length = text.length;
-  while (pos < length) {
-    let eol = text.indexOf("\r\n", pos);
-    if (eol === -1) eol = length;
-    const colon = text.indexOf(":", pos);
-    if (colon <= pos || colon > eol) return parseResponseHead(buf, end);
-    for (let i = pos; i < colon; i++) {
-      const code = text.charCodeAt(i);
-      if (code > 127 || TOKEN_CHAR[code] === 0) return parseResponseHead(buf, end);
-    }
+  const lines = keptHeaderLines(text, lineEnd + 2, (pos, colon, eol) => {
     let drop = false;
     // Only names of these lengths can matter here; every other line is kept without a look.
     switch (colon - pos) {
@@ -610,8 +581,7 @@ export function scanResponseHead(buf: Buffer, end: number): ResponseHead {
         break;
       case 17:
         if (nameIs(text, pos, "transfer-encoding")) {
-          if (fieldValue(text, colon, eol).toLowerCase() !== "chunked" || chunked)
-            return parseResponseHead(buf, end);
+          if (fieldValue(text, colon, eol).toLowerCase() !== "chunked" || chunked) return FALLBACK;
           chunked = true;
           drop = true;
         }
@@ -623,13 +593,9 @@ export function scanResponseHead(buf: Buffer, end: number): ResponseHead {
         drop = nameIs(text, pos, "proxy-authorization");
         break;
     }
-    if (drop) {
-      if (pos > runStart) lines += text.slice(runStart, pos);
-      runStart = eol + 2;
-    }
-    pos = eol + 2;
-  }
-  if (runStart < length) lines += `${text.slice(runStart)}\r\n`;
+    return drop;
+  });
+  if (lines === FALLBACK) return parseResponseHead(buf, end);
   for (const token of connectionTokens) {
     if (token !== "close" && token !== "keep-alive") return parseResponseHead(buf, end);
   }
@@ -650,6 +616,44 @@ export function scanResponseHead(buf: Buffer, end: number): ResponseHead {
 }
 
 /** Case-insensitive compare of the header name at `pos` with `lower` (same length checked by the caller). */
+const FALLBACK = Symbol("fallback");
+
+/**
+ * Walks the header lines of `text` from `from`, checking each name's characters, and asks `visit`
+ * about each line: `true` drops it, `false` keeps it as it is, {@link FALLBACK} gives up (the
+ * caller then uses the full parser). Returns the kept lines, each ending in CRLF, in one string
+ * built from as few slices as there are runs of kept lines.
+ */
+function keptHeaderLines(
+  text: string,
+  from: number,
+  visit: (pos: number, colon: number, eol: number) => boolean | typeof FALLBACK,
+): string | typeof FALLBACK {
+  let lines = "";
+  let runStart = from;
+  let pos = from;
+  const length = text.length;
+  while (pos < length) {
+    let eol = text.indexOf("\r\n", pos);
+    if (eol === -1) eol = length;
+    const colon = text.indexOf(":", pos);
+    if (colon <= pos || colon > eol) return FALLBACK;
+    for (let i = pos; i < colon; i++) {
+      const code = text.charCodeAt(i);
+      if (code > 127 || TOKEN_CHAR[code] === 0) return FALLBACK;
+    }
+    const verdict = visit(pos, colon, eol);
+    if (verdict === FALLBACK) return FALLBACK;
+    if (verdict) {
+      if (pos > runStart) lines += text.slice(runStart, pos);
+      runStart = eol + 2;
+    }
+    pos = eol + 2;
+  }
+  if (runStart < length) lines += `${text.slice(runStart)}\r\n`;
+  return lines;
+}
+
 function nameIs(text: string, pos: number, lower: string): boolean {
   for (let i = 0; i < lower.length; i++) {
     if ((text.charCodeAt(pos + i) | 0x20) !== lower.charCodeAt(i)) return false;
