@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { isScalar, parseDocument } from "yaml";
 import { z } from "zod";
 import { parseDuration } from "./duration.ts";
+import { nativeYamlParse } from "./runtime/yaml.ts";
 import { closest } from "./suggest.ts";
 
 /** `code` as Core defines it. */
@@ -157,23 +158,7 @@ export function loadManifest(file: string): ParsedManifest {
 
 /** Validates manifest text (YAML or JSON). `file` is used in messages. Throws {@link ManifestError}. */
 export function parseManifest(text: string, file: string): ParsedManifest {
-  let data: unknown;
-  const doc = parseDocument(text, { prettyErrors: true });
-  if (doc.errors.length > 0) {
-    throw new ManifestError(file, "", `is not valid YAML: ${doc.errors[0]!.message.split("\n")[0]}`);
-  }
-  try {
-    data = doc.toJS();
-  } catch (error) {
-    throw new ManifestError(file, "", `is not valid YAML: ${(error as Error).message.split("\n")[0]}`);
-  }
-  if (data && typeof data === "object" && !Array.isArray(data)) {
-    // `version: 1.10` is a number to YAML (1.1); the operator meant the text as written.
-    const version = doc.get("version", true);
-    if (isScalar(version) && typeof version.value === "number" && typeof version.source === "string") {
-      (data as Record<string, unknown>).version = version.source;
-    }
-  }
+  const data = readYaml(text, file);
   if (data === null || typeof data !== "object" || Array.isArray(data)) {
     throw new ManifestError(file, "", "must be a YAML mapping of fields such as code, name, binary");
   }
@@ -232,6 +217,42 @@ export function parseManifest(text: string, file: string): ParsedManifest {
     },
     warnings,
   };
+}
+
+/** YAML text → data, fast where the runtime parses YAML natively; errors come from `yaml` (with a line). */
+function readYaml(text: string, file: string): unknown {
+  if (nativeYamlParse) {
+    try {
+      const data = nativeYamlParse(text);
+      if (data && typeof data === "object" && !Array.isArray(data)) {
+        const record = data as Record<string, unknown>;
+        // `version: 1.10` is a number to YAML (1.1); the operator meant the text as written.
+        const source =
+          typeof record.version === "number" ? /^version:[ \t]*([^\s#]+)/m.exec(text)?.[1] : undefined;
+        if (source) record.version = source;
+      }
+      return data;
+    } catch {
+      // Parse again below, for a message that says where.
+    }
+  }
+  const doc = parseDocument(text, { prettyErrors: true });
+  if (doc.errors.length > 0) {
+    throw new ManifestError(file, "", `is not valid YAML: ${doc.errors[0]!.message.split("\n")[0]}`);
+  }
+  let data: unknown;
+  try {
+    data = doc.toJS();
+  } catch (error) {
+    throw new ManifestError(file, "", `is not valid YAML: ${(error as Error).message.split("\n")[0]}`);
+  }
+  if (data && typeof data === "object" && !Array.isArray(data)) {
+    const version = doc.get("version", true);
+    if (isScalar(version) && typeof version.value === "number" && typeof version.source === "string") {
+      (data as Record<string, unknown>).version = version.source;
+    }
+  }
+  return data;
 }
 
 function unknownKeyWarnings(data: Record<string, unknown>, file: string): string[] {

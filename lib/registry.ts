@@ -11,6 +11,7 @@ import {
 import { basename, dirname, join } from "node:path";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { z } from "zod";
+import { nativeYamlParse } from "./runtime/yaml.ts";
 
 const ExternalSchema = z.strictObject({
   /** sha256 of the provider token, hex; the token itself is never stored. */
@@ -52,6 +53,18 @@ export class RegistryCorruptError extends Error {
  * `registry.yaml`: which providers are installed and whether they are enabled. Every save is
  * atomic (temp file, fsync, rename), so a crash mid-write leaves the previous file whole.
  */
+/** Native YAML where the runtime has it; the `yaml` package explains a failure. */
+function parseYamlText(text: string): unknown {
+  if (nativeYamlParse) {
+    try {
+      return nativeYamlParse(text);
+    } catch {
+      // Below, for the message.
+    }
+  }
+  return parseYaml(text);
+}
+
 export class Registry {
   readonly file: string;
   #entries = new Map<string, RegistryEntry>();
@@ -79,7 +92,7 @@ export class Registry {
     let reason: string | undefined;
     let parsed: z.infer<typeof RegistryFileSchema> | undefined;
     try {
-      const data = parseYaml(text) ?? {};
+      const data = parseYamlText(text) ?? {};
       const result = RegistryFileSchema.safeParse(data);
       if (result.success) parsed = result.data;
       else {
