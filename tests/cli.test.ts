@@ -182,6 +182,48 @@ describe("serve", () => {
   });
 });
 
+describe("check", () => {
+  /** The scratch dirs `gateway check` makes for its private registry and ledger. */
+  const scratchDirs = () =>
+    new Set(readdirSync(tmpdir()).filter((name) => name.startsWith("gateway-check-")));
+
+  test("check exits 0 for a provider that starts and answers, and leaves nothing behind", async () => {
+    const space = makeSpace();
+    const dir = addEchoProvider(space, "fine");
+    const before = scratchDirs();
+    const { code, stdout, stderr } = await runCli(["check", dir]);
+    expect({ code, stdout, stderr }).toMatchObject({ code: 0 });
+    expect(stdout).toMatch(/^ok\s+manifest .*fine/m);
+    expect(stdout).toMatch(/^ok\s+ready\s/m);
+    expect(stdout).toMatch(/check: \d+ passed, 0 failed/);
+    expect([...scratchDirs()].filter((name) => !before.has(name))).toEqual([]);
+    expect(readdirSync(space.providersDir)).toEqual(["fine"]);
+    expect(await leftoverProcesses(space.marker)).toEqual([]);
+  });
+
+  test("check exits 1 naming why a provider that exits at once is not ready", async () => {
+    const space = makeSpace();
+    const dir = addProvider(
+      space,
+      "crash",
+      { code: "crash", runtime: "exec", binary: "./crash.sh", restart: { policy: "never" } },
+      { fixtures: ["crash.sh"] },
+    );
+    const { code, stdout } = await runCli(["check", dir]);
+    expect(code).toBe(1);
+    expect(stdout).toMatch(/^FAIL\s+ready\s+failed: .*exited with code 3/m);
+    expect(await leftoverProcesses(space.marker)).toEqual([]);
+  });
+
+  test("check exits 1 on a manifest that does not validate, naming the field", async () => {
+    const space = makeSpace();
+    const dir = addEchoProvider(space, "bad", { health: { interval: "soon" } });
+    const { code, stdout } = await runCli(["check", dir]);
+    expect(code).toBe(1);
+    expect(stdout).toMatch(/^FAIL\s+.*field "health\.interval"/m);
+  });
+});
+
 describe("smoke", () => {
   test("smoke exits 0 when every provider starts and answers", async () => {
     const space = makeSpace();

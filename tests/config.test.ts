@@ -160,6 +160,22 @@ describe("parseCommandLine usage errors", () => {
     },
   );
 
+  test.each([["big"], ["512"], ["32mb"]])(
+    "parseCommandLine refuses the header size %p naming --max-header-size",
+    (size) => {
+      expect(usageError(["--max-header-size", size]).message).toContain("--max-header-size");
+    },
+  );
+
+  test("parseCommandLine reads --max-header-size and its variable, 64kb by default", () => {
+    expect(serve([]).maxHeaderSize).toBe(64 * 1024);
+    expect(serve(["--max-header-size", "8kb"]).maxHeaderSize).toBe(8 * 1024);
+    expect(serve([], { HOME, GATEWAY_MAX_HEADER_SIZE: "16kb" }).maxHeaderSize).toBe(16 * 1024);
+    expect(usageError([], { HOME, GATEWAY_MAX_HEADER_SIZE: "huge" }).message).toContain(
+      "GATEWAY_MAX_HEADER_SIZE",
+    );
+  });
+
   test("parseCommandLine refuses a host with a slash or a space", () => {
     expect(usageError(["--host", "http://0.0.0.0"]).message).toContain("--host");
     expect(usageError(["--host", "a b"]).message).toContain("--host");

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { rewriteLocation } from "../lib/proxy/forward.ts";
+import { forward, rewriteLocation } from "../lib/proxy/forward.ts";
 
 const NS = "/api/v1/w";
 const ORIGIN = "http://127.0.0.1:5000";
@@ -51,5 +51,44 @@ describe("rewriteLocation", () => {
     expect(rewriteLocation("https://agent.example/basement", NS, origin)).toBe(
       "https://agent.example/basement",
     );
+  });
+});
+
+describe("forward (the fetch proxy used under Deno)", () => {
+  const target = {
+    code: "w",
+    namespace: NS,
+    // An origin nothing listens on: a request that got past the checks would answer 502.
+    upstream: () => "http://127.0.0.1:9",
+    endpoint: () => ({ hostname: "127.0.0.1", port: 9 }),
+    status: () => "ready",
+    timeoutMs: 1000,
+  };
+  const context = { remoteAddress: "127.0.0.1", keepOpen: () => {} };
+
+  test("a declared body over --max-body-size is answered 413 before anything is forwarded", async () => {
+    const request = new Request("http://gw/api/v1/w/upload", {
+      method: "POST",
+      headers: { "content-length": "2048" },
+      body: "x".repeat(2048),
+    });
+    const response = await forward(request, { target, rest: "/upload" }, "", context, 1024);
+    expect(response.status).toBe(413);
+    expect(response.headers.get("content-type")).toBe("application/problem+json");
+    expect(((await response.json()) as { detail: string }).detail).toContain("1024");
+  });
+
+  test("a provider that is not ready is answered 503 with Retry-After", async () => {
+    const response = await forward(
+      new Request("http://gw/api/v1/w/x"),
+      {
+        target: { ...target, upstream: () => null, endpoint: () => null, status: () => "starting" },
+        rest: "/x",
+      },
+      "",
+      context,
+    );
+    expect(response.status).toBe(503);
+    expect(response.headers.get("retry-after")).toBe("1");
   });
 });

@@ -2,7 +2,14 @@ import { describe, expect, test } from "bun:test";
 import { NamespaceTable, type ProxyTarget, splitRequestUrl } from "../lib/proxy/table.ts";
 
 function target(code: string, namespace: string): ProxyTarget {
-  return { code, namespace, upstream: () => "http://127.0.0.1:1", status: () => "ready", timeoutMs: 1000 };
+  return {
+    code,
+    namespace,
+    upstream: () => "http://127.0.0.1:1",
+    endpoint: () => ({ hostname: "127.0.0.1", port: 1 }),
+    status: () => "ready",
+    timeoutMs: 1000,
+  };
 }
 
 const table = new NamespaceTable([

@@ -12,6 +12,7 @@ function table(count: number): NamespaceTable {
       code,
       namespace: `/api/v1/${code}`,
       upstream: () => null,
+      endpoint: () => null,
       status: () => "ready",
       timeoutMs: 1,
     });

@@ -1,4 +1,4 @@
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import type { Config } from "../config.ts";
@@ -32,11 +32,13 @@ export async function check(
   process.stdout.write(
     `ok    manifest ${provider.file}: ${m.code} (${m.name}), runtime ${m.runtime ?? "none"}, namespace ${m.namespace}\n`,
   );
+  // A private registry (never written) and process ledger, removed when the check is done.
+  const scratch = mkdtempSync(join(tmpdir(), "gateway-check-"));
   const gateway = new Gateway(
     {
       ...config,
       providersDir: dirname(dir),
-      registryFile: join(mkdtempSync(join(tmpdir(), "gateway-check-")), "registry.yaml"),
+      registryFile: join(scratch, "registry.yaml"),
       host: "127.0.0.1",
       port: 0,
     },
@@ -55,6 +57,7 @@ export async function check(
     });
   }
   await running.shutdown();
+  rmSync(scratch, { recursive: true, force: true });
   for (const c of checks)
     process.stdout.write(`${c.ok ? "ok  " : "FAIL"}  ${c.check.padEnd(7)}  ${c.detail}\n`);
   const failed = checks.filter((c) => !c.ok).length;

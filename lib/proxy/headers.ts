@@ -15,7 +15,7 @@ export const HOP_BY_HOP = [
 ];
 
 /** Headers the gateway sets itself; a client's copies are dropped, never trusted. */
-const FORWARDING = [
+export const FORWARDING = [
   "forwarded",
   "x-forwarded-for",
   "x-forwarded-host",
@@ -23,7 +23,8 @@ const FORWARDING = [
   "x-forwarded-prefix",
 ];
 
-const REQUEST_ID = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
+/** A client's `X-Request-Id` kept as it is when it looks like one. */
+export const REQUEST_ID = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
 
 /** Removes hop-by-hop headers, including every header named in `Connection`. */
 export function stripHopByHop(headers: Headers): void {

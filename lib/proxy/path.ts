@@ -5,7 +5,10 @@
  * namespace a request is in.
  */
 
-export type NormalizedTarget = { ok: true; path: string; query: string } | { ok: false; reason: string };
+/** `path` is the normalized path; `rawPath` the path as the client wrote it (the same string when nothing changed). */
+export type NormalizedTarget =
+  | { ok: true; path: string; rawPath: string; query: string }
+  | { ok: false; reason: string };
 
 const UNRESERVED = /[A-Za-z0-9\-._~]/;
 /** Anything that needs a closer look: escapes, a possible dot segment, characters refused raw. */
@@ -20,7 +23,7 @@ export function normalizeTarget(target: string): NormalizedTarget {
   const query = q === -1 ? "" : target.slice(q);
   if (query.includes("#")) return { ok: false, reason: "A fragment (#) is never sent to a server" };
   // The common case: nothing to decode, no dot segments, nothing refused. One scan, no rewriting.
-  if (!NEEDS_WORK.test(rawPath)) return { ok: true, path: rawPath, query };
+  if (!NEEDS_WORK.test(rawPath)) return { ok: true, path: rawPath, rawPath, query };
   let decoded = "";
   let plain = true;
   for (let i = 0; i < rawPath.length; i++) {
@@ -43,8 +46,8 @@ export function normalizeTarget(target: string): NormalizedTarget {
   }
   const hasDotSegment = /\/\.\.?(\/|$)/.test(decoded);
   // The common case (no escapes, no dot segments) needs no rewriting.
-  if (plain && !hasDotSegment) return { ok: true, path: rawPath, query };
-  return { ok: true, path: hasDotSegment ? removeDotSegments(decoded) : decoded, query };
+  if (plain && !hasDotSegment) return { ok: true, path: rawPath, rawPath, query };
+  return { ok: true, path: hasDotSegment ? removeDotSegments(decoded) : decoded, rawPath, query };
 }
 
 /** RFC 3986 §5.2.4, keeping empty segments (`//`) as they are. */

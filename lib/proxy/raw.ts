@@ -7,7 +7,7 @@
  */
 import type { RawAddress, RawHandlers, RawListener, RawSocket, RawSockets } from "../runtime/index.ts";
 import { rewriteLocation } from "./forward.ts";
-import { HOP_BY_HOP } from "./headers.ts";
+import { FORWARDING, HOP_BY_HOP, REQUEST_ID } from "./headers.ts";
 import {
   ChunkedTracker,
   findHeadEnd,
@@ -46,18 +46,14 @@ export interface RawProxy extends RawListener {
 }
 
 const HOP_BY_HOP_SET = new Set(HOP_BY_HOP);
+/** Request headers the gateway sets itself (or that only describe the client's hop). */
 const DROPPED_REQUEST = new Set([
   "host",
   "content-length",
   "x-request-id",
-  "forwarded",
-  "x-forwarded-for",
-  "x-forwarded-host",
-  "x-forwarded-proto",
-  "x-forwarded-prefix",
   CLIENT_ADDRESS_HEADER,
+  ...FORWARDING,
 ]);
-const REQUEST_ID = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
 const MAX_RESPONSE_HEAD = 64 * 1024;
 /** Client bytes buffered while a response is under way before the client is paused. */
 const MAX_PIPELINE_BUFFER = 256 * 1024;
@@ -94,10 +90,7 @@ class ClientConn {
   readonly remoteAddress: string;
   paused = false;
 
-  constructor(
-    readonly proxy: Front,
-    public socket: RawSocket<ClientConn> | null,
-  ) {
+  constructor(public socket: RawSocket<ClientConn> | null) {
     this.remoteAddress = socket?.remoteAddress ?? "";
   }
 }
@@ -123,7 +116,11 @@ class UpstreamLink {
   head: Buffer | string = "";
   paused = false;
 
-  constructor(readonly key: string) {}
+  constructor(
+    readonly address: RawAddress,
+    /** Names the upstream: the pool's key and the `Host` a provider sees. */
+    readonly key: string,
+  ) {}
 }
 
 class Front {
@@ -146,14 +143,13 @@ class Front {
     this.idleSeconds = options.idleTimeoutSeconds ?? 75;
     this.clientHandlers = {
       open: (socket) => {
-        socket.data = new ClientConn(this, socket);
+        socket.data = new ClientConn(socket);
         socket.data.idleSince = Date.now();
         this.clients.add(socket.data);
       },
       data: (socket, chunk) => this.clientData(socket.data, chunk),
       drain: (socket) => this.clientDrain(socket.data),
       close: (socket) => this.clientClosed(socket.data),
-      timeout: (socket) => socket.end(),
     };
     this.upstreamHandlers = {
       open: (socket) => this.linkOpen(socket.data, socket),
@@ -227,10 +223,7 @@ class Front {
     }
     const table = this.options.table();
     const match = table.match(normalized.path);
-    if (
-      normalized.path !== rawPathOf(head.target) &&
-      match?.target !== table.match(rawPathOf(head.target))?.target
-    ) {
+    if (normalized.path !== normalized.rawPath && match?.target !== table.match(normalized.rawPath)?.target) {
       // Dot segments (plain or encoded) that carry a request across a namespace boundary are
       // refused outright: a path written into one provider never reaches another, nor the gateway.
       this.refuse(conn, 400, "The path uses dot segments to leave the namespace it names");
@@ -239,7 +232,7 @@ class Front {
     let address: RawAddress;
     let upstreamTarget: string;
     if (match) {
-      const endpoint = match.target.endpoint?.() ?? null;
+      const endpoint = match.target.endpoint();
       if (!endpoint) {
         this.refuse(
           conn,
@@ -456,7 +449,11 @@ class Front {
         return link;
       }
     }
-    const link = new UpstreamLink(key);
+    return this.connect(address, key);
+  }
+
+  connect(address: RawAddress, key: string): UpstreamLink {
+    const link = new UpstreamLink(address, key);
     this.sockets.connect(address, this.upstreamHandlers, link);
     return link;
   }
@@ -818,8 +815,7 @@ class Front {
     ) {
       // A pooled connection the upstream had closed: send the request again on a fresh one, once,
       // and only when repeating it cannot do harm (Go's rule: idempotent method or Idempotency-Key).
-      const address = addressOf(link.key);
-      const fresh = this.acquireFresh(address, link.key);
+      const fresh = this.connect(link.address, link.key);
       fresh.owner = conn;
       fresh.head = link.head;
       conn.link = fresh;
@@ -831,12 +827,6 @@ class Front {
       this.localError(conn, 502, `${describeTarget(conn)} closed the connection before answering`, true);
     } else this.cutClient(conn);
     this.checkIdle();
-  }
-
-  acquireFresh(address: RawAddress, key: string): UpstreamLink {
-    const link = new UpstreamLink(key);
-    this.sockets.connect(address, this.upstreamHandlers, link);
-    return link;
   }
 
   linkConnectError(link: UpstreamLink, error: Error): void {
@@ -968,17 +958,6 @@ function isRetrySafe(head: RequestHead): boolean {
   const method = head.method;
   if (method === "GET" || method === "HEAD" || method === "OPTIONS" || method === "TRACE") return true;
   return head.idempotencyKey;
-}
-
-function rawPathOf(target: string): string {
-  const q = target.indexOf("?");
-  return q === -1 ? target : target.slice(0, q);
-}
-
-function addressOf(key: string): RawAddress {
-  if (key.startsWith("unix:")) return { unix: key.slice(5) };
-  const colon = key.lastIndexOf(":");
-  return { hostname: key.slice(0, colon), port: Number(key.slice(colon + 1)) };
 }
 
 function describeTarget(conn: ClientConn): string {

@@ -5,7 +5,7 @@ export interface ProxyTarget {
   /** `http://127.0.0.1:PORT` (or an external agent's URL) while ready, else `null`. */
   upstream(): string | null;
   /** The same as a socket address, for the byte-level proxy; `null` while not ready. */
-  endpoint?(): { hostname: string; port: number; key?: string } | null;
+  endpoint(): { hostname: string; port: number; key?: string } | null;
   /** The provider's status, for the 503 detail. */
   status(): string;
   /** Time allowed for the upstream's response headers before 504. */

@@ -26,7 +26,6 @@ function bunHandlers<T>(handlers: RawHandlers<T>): Bun.SocketHandler<unknown, "b
     connectError: handlers.connectError
       ? (socket, error) => handlers.connectError!(asRaw<T>(socket), error)
       : undefined,
-    timeout: handlers.timeout ? (socket) => handlers.timeout!(asRaw<T>(socket)) : undefined,
   };
 }
 

@@ -75,8 +75,6 @@ export interface RawSocket<T> {
   terminate(): void;
   pause(): void;
   resume(): void;
-  /** Closes the socket after `seconds` without activity; 0 turns that off. */
-  timeout(seconds: number): void;
 }
 
 export interface RawHandlers<T> {
@@ -85,7 +83,6 @@ export interface RawHandlers<T> {
   drain(socket: RawSocket<T>): void;
   close(socket: RawSocket<T>, error?: Error): void;
   connectError?(socket: RawSocket<T>, error: Error): void;
-  timeout?(socket: RawSocket<T>): void;
 }
 
 export interface RawListener {
