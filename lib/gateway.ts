@@ -14,6 +14,9 @@ import { ProcessLedger } from "./supervisor/ledger.ts";
 import { ProviderSupervisor } from "./supervisor/provider.ts";
 import type { ProviderView, StatusEvent } from "./supervisor/status.ts";
 
+/** The longest a ready provider's `/openapi.json` waits for other providers to finish starting. */
+const SPEC_FETCH_MAX_DELAY_MS = 1000;
+
 /** A provider the gateway knows, with what it knows about its spec. */
 export interface ProviderEntry {
   supervisor: ProviderSupervisor;
@@ -58,6 +61,9 @@ export class Gateway {
   readonly #adapter: RuntimeAdapter;
   readonly #log: Logger;
   readonly #listeners = new Set<(event: StatusEvent) => void>();
+  /** Providers that became ready and whose `/openapi.json` is still to be fetched. */
+  readonly #specsToFetch = new Set<string>();
+  #specFetchTimer: ReturnType<typeof setTimeout> | undefined;
   #stopping = false;
 
   constructor(config: Config, deps: { adapter: RuntimeAdapter; logger: Logger }) {
@@ -244,6 +250,8 @@ export class Gateway {
   async stop(): Promise<void> {
     // A provider still waiting for a dependency must not start once stopping has begun.
     this.#stopping = true;
+    clearTimeout(this.#specFetchTimer);
+    this.#specsToFetch.clear();
     const remaining = new Map(this.providers);
     while (remaining.size > 0) {
       // A provider may stop once no provider still running depends on it.
@@ -305,8 +313,31 @@ export class Gateway {
 
   #onStatus(event: StatusEvent): void {
     this.revision++;
-    if (event.to === "ready") void this.#refreshUpstreamSpec(event.code);
+    if (event.to === "ready") this.#specsToFetch.add(event.code);
+    if (this.#specsToFetch.size > 0) this.#fetchSpecsSoon();
     for (const listener of this.#listeners) listener(event);
+  }
+
+  /**
+   * Fetches the waiting upstream specs once no provider is starting, or SPEC_FETCH_MAX_DELAY_MS
+   * after the first of them became ready: during a start-up wave every core is busy starting
+   * providers, and fetching, parsing and validating specs then would only slow the wave down.
+   */
+  #fetchSpecsSoon(): void {
+    const starting = [...this.providers.values()].some((entry) => entry.supervisor.status === "starting");
+    if (starting) {
+      this.#specFetchTimer ??= setTimeout(() => this.#fetchWaitingSpecs(), SPEC_FETCH_MAX_DELAY_MS);
+      return;
+    }
+    this.#fetchWaitingSpecs();
+  }
+
+  #fetchWaitingSpecs(): void {
+    clearTimeout(this.#specFetchTimer);
+    this.#specFetchTimer = undefined;
+    const codes = [...this.#specsToFetch];
+    this.#specsToFetch.clear();
+    for (const code of codes) void this.#refreshUpstreamSpec(code);
   }
 
   async #refreshUpstreamSpec(code: string): Promise<void> {

@@ -154,6 +154,22 @@ describe("providers' specs", () => {
     expect(tags.find((tag) => tag.name === "Store")!.description).toBe("Pets for sale");
   });
 
+  test("an upstream spec is fetched while another provider is still starting (deferred at most a second)", async () => {
+    const space = makeSpace();
+    addEchoProvider(space, "quick");
+    // Never ready: a start-up wave that never ends must not hold the other specs back for good.
+    addEchoProvider(space, "stuck", { env: { READY_FLAG: "/nonexistent/flag" } });
+    const gw = await startInProcess(space);
+    await waitForStatus(gw.url, "quick", "ready");
+    const doc = await waitFor("the quick provider's fetched spec", async () => {
+      const body = await getDocument(gw.url);
+      return body.paths!["/api/v1/quick/items"] ? body : undefined;
+    });
+    expect(operation(doc, "quick_listItems")).toBeDefined();
+    const stuck = await request<{ status: string }>(`${gw.url}/_gateway/providers/stuck`);
+    expect(stuck.body.status).toBe("starting");
+  });
+
   test("a broken or invalid spec never breaks the document: it is listed with its errors, the rest merge", async () => {
     const space = makeSpace();
     addSpecProvider(space, "good", "petstore-v3", "openapi.yaml");
