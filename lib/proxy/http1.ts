@@ -53,6 +53,13 @@ export interface ResponseHead {
    * `Location` value. `headers` is then empty.
    */
   passThrough?: { lines: string; location: string | null };
+  /**
+   * Set by {@link scanResponseHeadBytes}: the head stays in `buf` and is sent on as byte ranges
+   * (no strings made). `statusFrom` is where the status code begins (after `HTTP/1.x `), the status
+   * line runs to `statusTo` (its CRLF included); `ranges` holds [start, end) pairs of header lines
+   * to send on unchanged (each run ending in CRLF). `headers` is then empty.
+   */
+  raw?: { buf: Buffer; statusFrom: number; statusTo: number; ranges: number[] };
   minor: 0 | 1;
   status: number;
   reason: string;
@@ -613,6 +620,194 @@ export function scanResponseHead(buf: Buffer, end: number): ResponseHead {
     connectionTokens,
     ascii: true,
   };
+}
+
+const CR = 0x0d;
+const LF = 0x0a;
+const SPACE = 0x20;
+const TAB = 0x09;
+const COLON = 0x3a;
+
+/**
+ * The common response head, read as bytes: no string is made for it at all, which matters as this
+ * runs once per proxied request (each string is a native allocation the proxy would pay for in
+ * cache misses). Handles a final (2xx–5xx) status with a reason phrase and ASCII header lines whose
+ * framing is plain: at most one Content-Length, `Transfer-Encoding: chunked` alone, `Connection`
+ * with only `close`/`keep-alive`, and no `Location`. Anything else returns `null`, and the caller
+ * uses {@link scanResponseHead}, which handles (or refuses) every case. Throws like it on a
+ * malformed or conflicting Content-Length.
+ */
+export function scanResponseHeadBytes(buf: Buffer, end: number): ResponseHead | null {
+  // "HTTP/1.x SSS " then the reason phrase.
+  if (
+    end < 17 ||
+    buf[0] !== 0x48 ||
+    buf[1] !== 0x54 ||
+    buf[2] !== 0x54 ||
+    buf[3] !== 0x50 ||
+    buf[4] !== 0x2f ||
+    buf[5] !== 0x31 ||
+    buf[6] !== 0x2e ||
+    (buf[7] !== 0x30 && buf[7] !== 0x31) ||
+    buf[8] !== SPACE ||
+    buf[12] !== SPACE
+  )
+    return null;
+  const d0 = buf[9]! - 0x30;
+  const d1 = buf[10]! - 0x30;
+  const d2 = buf[11]! - 0x30;
+  if (d0 < 2 || d0 > 5 || d1 < 0 || d1 > 9 || d2 < 0 || d2 > 9) return null;
+  const status = d0 * 100 + d1 * 10 + d2;
+  const headEnd = end - 2; // the final CRLF
+  let pos = 13;
+  // The reason phrase: visible ASCII, spaces and tabs, up to the CRLF.
+  for (;;) {
+    const byte = buf[pos]!;
+    if (byte === CR) break;
+    if ((byte < SPACE && byte !== TAB) || byte > 0x7e) return null;
+    pos++;
+  }
+  if (buf[pos + 1] !== LF) return null;
+  const statusTo = pos + 2;
+  const ranges: number[] = [];
+  let runStart = statusTo;
+  let contentLength: number | null = null;
+  let chunked = false;
+  let close = false;
+  let keepAliveToken = false;
+  pos = statusTo;
+  while (pos < headEnd) {
+    let colon = pos;
+    for (;;) {
+      const byte = buf[colon]!;
+      if (byte === COLON) break;
+      if (byte > 127 || TOKEN_CHAR[byte] === 0) return null;
+      colon++;
+    }
+    if (colon === pos) return null;
+    let eol = colon + 1;
+    for (;;) {
+      const byte = buf[eol]!;
+      if (byte === CR) break;
+      if ((byte < SPACE && byte !== TAB) || byte > 0x7e) return null;
+      eol++;
+    }
+    if (buf[eol + 1] !== LF) return null;
+    let drop = false;
+    switch (colon - pos) {
+      case 2:
+        drop = bytesNameIs(buf, pos, "te");
+        break;
+      case 7:
+        drop = bytesNameIs(buf, pos, "trailer") || bytesNameIs(buf, pos, "upgrade");
+        break;
+      case 8:
+        if (bytesNameIs(buf, pos, "location")) return null;
+        break;
+      case 10:
+        if (bytesNameIs(buf, pos, "connection")) {
+          // Comma-separated tokens; only close and keep-alive are handled here.
+          let at = colon + 1;
+          while (at < eol) {
+            let to = at;
+            while (to < eol && buf[to] !== 0x2c) to++;
+            let from = at;
+            let last = to;
+            while (from < last && (buf[from] === SPACE || buf[from] === TAB)) from++;
+            while (last > from && (buf[last - 1] === SPACE || buf[last - 1] === TAB)) last--;
+            if (last > from) {
+              if (last - from === 5 && bytesNameIs(buf, from, "close")) close = true;
+              else if (last - from === 10 && bytesNameIs(buf, from, "keep-alive")) keepAliveToken = true;
+              else return null;
+            }
+            at = to + 1;
+          }
+          drop = true;
+        } else drop = bytesNameIs(buf, pos, "keep-alive");
+        break;
+      case 12:
+        drop = bytesNameIs(buf, pos, "x-request-id");
+        break;
+      case 14:
+        if (bytesNameIs(buf, pos, "content-length")) {
+          const value = bytesDecimal(buf, colon + 1, eol);
+          if (value === null || (contentLength !== null && contentLength !== value)) {
+            const text = buf.toString("latin1", colon + 1, eol).trim();
+            throw new HttpParseError(
+              502,
+              `Upstream sent a bad response head: Invalid Content-Length: ${text.slice(0, 40)}`,
+            );
+          }
+          contentLength = value;
+        }
+        break;
+      case 16:
+        drop = bytesNameIs(buf, pos, "proxy-connection");
+        break;
+      case 17:
+        if (bytesNameIs(buf, pos, "transfer-encoding")) {
+          let from = colon + 1;
+          let last = eol;
+          while (from < last && (buf[from] === SPACE || buf[from] === TAB)) from++;
+          while (last > from && (buf[last - 1] === SPACE || buf[last - 1] === TAB)) last--;
+          if (chunked || last - from !== 7 || !bytesNameIs(buf, from, "chunked")) return null;
+          chunked = true;
+          drop = true;
+        }
+        break;
+      case 18:
+        drop = bytesNameIs(buf, pos, "proxy-authenticate");
+        break;
+      case 19:
+        drop = bytesNameIs(buf, pos, "proxy-authorization");
+        break;
+    }
+    if (drop) {
+      if (pos > runStart) ranges.push(runStart, pos);
+      runStart = eol + 2;
+    }
+    pos = eol + 2;
+  }
+  if (runStart < headEnd) ranges.push(runStart, headEnd);
+  if (chunked && contentLength !== null) return null;
+  const minor = buf[7] === 0x31 ? 1 : 0;
+  const connectionTokens: string[] = [];
+  if (close) connectionTokens.push("close");
+  if (keepAliveToken) connectionTokens.push("keep-alive");
+  return {
+    raw: { buf, statusFrom: 9, statusTo, ranges },
+    minor,
+    status,
+    reason: "",
+    headers: [],
+    contentLength,
+    chunked,
+    keepAlive: minor === 1 ? !close : keepAliveToken,
+    connectionTokens,
+    ascii: true,
+  };
+}
+
+/** Case-insensitive compare of the bytes at `pos` with the lower-case ASCII `lower`. */
+function bytesNameIs(buf: Buffer, pos: number, lower: string): boolean {
+  for (let i = 0; i < lower.length; i++) {
+    if ((buf[pos + i]! | 0x20) !== lower.charCodeAt(i)) return false;
+  }
+  return true;
+}
+
+/** The decimal number between `from` and `to` (optional whitespace around), or null. At most 15 digits. */
+function bytesDecimal(buf: Buffer, from: number, to: number): number | null {
+  while (from < to && (buf[from] === SPACE || buf[from] === TAB)) from++;
+  while (to > from && (buf[to - 1] === SPACE || buf[to - 1] === TAB)) to--;
+  if (to === from || to - from > 15) return null;
+  let value = 0;
+  for (let i = from; i < to; i++) {
+    const digit = buf[i]! - 0x30;
+    if (digit < 0 || digit > 9) return null;
+    value = value * 10 + digit;
+  }
+  return value;
 }
 
 /** Case-insensitive compare of the header name at `pos` with `lower` (same length checked by the caller). */

@@ -16,6 +16,7 @@ import {
   type ResponseHead,
   scanRequestHead,
   scanResponseHead,
+  scanResponseHeadBytes,
 } from "./http1.ts";
 import { hasEncodedSeparator, normalizeTarget } from "./path.ts";
 import type { NamespaceTable, ProxyTarget } from "./table.ts";
@@ -46,6 +47,8 @@ export interface RawProxy extends RawListener {
 }
 
 const HOP_BY_HOP_SET = new Set(HOP_BY_HOP);
+const HTTP11 = Buffer.from("HTTP/1.1 ", "latin1");
+const EMPTY = Buffer.alloc(0);
 /** Request headers the gateway sets itself (or that only describe the client's hop). */
 const DROPPED_REQUEST = new Set([
   "host",
@@ -576,7 +579,7 @@ class Front {
     }
     let response: ResponseHead;
     try {
-      response = scanResponseHead(buf, end);
+      response = scanResponseHeadBytes(buf, end) ?? scanResponseHead(buf, end);
     } catch (error) {
       this.abortExchange(conn, 502, (error as Error).message);
       return;
@@ -617,10 +620,11 @@ class Front {
       conn.keepAlive = false;
     }
     if (!response.keepAlive) conn.keepAlive = conn.keepAlive && !link.untilClose;
-    const head = latin1Bytes(this.clientHead(conn, response, false), response.ascii);
+    const raw = response.raw !== undefined;
+    const head = raw ? EMPTY : latin1Bytes(this.clientHead(conn, response, false), response.ascii);
     const bodyStart = end < buf.length ? buf.subarray(end) : null;
     if (noBody || (link.chunk === null && !link.untilClose && link.remaining === 0)) {
-      this.clientWrite(conn, head);
+      this.clientWrite(conn, raw ? this.rawClientHead(conn, response, null) : head);
       link.state = "idle";
       if (bodyStart) link.state = "closed";
       this.finishExchange(conn, link);
@@ -630,7 +634,11 @@ class Front {
     if (bodyStart) {
       const body = this.takeBody(conn, link, bodyStart);
       // Head and first body bytes in one buffer: one send() instead of two for most responses.
-      if (body.length > 0 && body.length <= COALESCE_LIMIT) {
+      if (raw) {
+        const coalesce = body.length > 0 && body.length <= COALESCE_LIMIT;
+        this.clientWrite(conn, this.rawClientHead(conn, response, coalesce ? body : null));
+        if (!coalesce && body.length > 0) this.clientWrite(conn, body);
+      } else if (body.length > 0 && body.length <= COALESCE_LIMIT) {
         const headLength = typeof head === "string" ? head.length : head.length;
         const out = Buffer.allocUnsafe(headLength + body.length);
         if (typeof head === "string") out.write(head, 0, "latin1");
@@ -642,7 +650,26 @@ class Front {
         if (body.length > 0) this.clientWrite(conn, body);
       }
       this.afterBody(conn, link);
-    } else this.clientWrite(conn, head);
+    } else this.clientWrite(conn, raw ? this.rawClientHead(conn, response, null) : head);
+  }
+
+  /**
+   * The client's response head from a head scanned as bytes ({@link scanResponseHeadBytes}): the
+   * upstream's status line and kept header lines copied as they are, the gateway's lines after
+   * them, and `body` (the first body bytes, if given) in the same buffer, for one send().
+   */
+  rawClientHead(conn: ClientConn, response: ResponseHead, body: Buffer | null): Buffer {
+    const { buf, statusFrom, statusTo, ranges } = response.raw!;
+    const tail = this.headTail(conn, response);
+    let length = HTTP11.length + (statusTo - statusFrom) + tail.length + (body?.length ?? 0);
+    for (let i = 0; i < ranges.length; i += 2) length += ranges[i + 1]! - ranges[i]!;
+    const out = Buffer.allocUnsafe(length);
+    let at = HTTP11.copy(out, 0);
+    at += buf.copy(out, at, statusFrom, statusTo);
+    for (let i = 0; i < ranges.length; i += 2) at += buf.copy(out, at, ranges[i]!, ranges[i + 1]!);
+    at += out.write(tail, at, "latin1");
+    if (body) body.copy(out, at);
+    return out;
   }
 
   /** The part of `chunk` that belongs to the body, updating framing state. */
@@ -739,12 +766,17 @@ class Front {
         out += `location: ${rewriteLocation(value, conn.prefix, `http://${conn.link?.key ?? ""}`)}\r\n`;
       } else out += `${name}: ${value}\r\n`;
     }
-    out += `x-request-id: ${conn.requestId}\r\n`;
     if (upgrade) {
       const upgradeValue =
         response.headers.find(([name]) => name === "upgrade")?.[1] ?? conn.request?.upgrade ?? "";
-      return `${out}connection: upgrade\r\nupgrade: ${upgradeValue}\r\n\r\n`;
+      return `${out}x-request-id: ${conn.requestId}\r\nconnection: upgrade\r\nupgrade: ${upgradeValue}\r\n\r\n`;
     }
+    return out + this.headTail(conn, response);
+  }
+
+  /** The lines the gateway adds to every (non-upgrade) response head, and the blank line ending it. */
+  headTail(conn: ClientConn, response: ResponseHead): string {
+    let out = `x-request-id: ${conn.requestId}\r\n`;
     // An HTTP/1.0 client cannot read chunked framing: it gets the data alone, ended by the close.
     if (response.chunked && conn.request?.minor !== 0) out += "transfer-encoding: chunked\r\n";
     if (!conn.keepAlive) out += "connection: close\r\n";
