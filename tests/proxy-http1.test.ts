@@ -11,6 +11,7 @@ import {
   parseResponseHead,
   scanRequestHead,
   scanResponseHead,
+  scanResponseHeadBytes,
 } from "../lib/proxy/http1.ts";
 
 const REQUESTS = [
@@ -129,4 +130,80 @@ describe("scanResponseHead", () => {
       if (fast.passThrough) expect(fast.passThrough.location).toBe(location);
     });
   }
+});
+
+describe("scanResponseHeadBytes", () => {
+  /** The kept lines of a byte-scanned head, as the bytes the client will get. */
+  function keptBytes(head: ReturnType<typeof scanResponseHeadBytes>): string {
+    const { buf, ranges } = head!.raw!;
+    let out = "";
+    for (let i = 0; i < ranges.length; i += 2) out += buf.toString("latin1", ranges[i], ranges[i + 1]);
+    return out;
+  }
+
+  const HANDLED = [
+    "HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\n",
+    "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: x\r\nKeep-Alive: timeout=5\r\nX-A: 1\r\n\r\n",
+    "HTTP/1.0 200 OK\r\nConnection: close\r\n\r\n",
+    "HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\nContent-Length: 0\r\n\r\n",
+    "HTTP/1.1 204 No Content\r\n\r\n",
+    "HTTP/1.1 200 \r\nContent-Length:  12 \r\nX-Request-Id: upstream\r\nProxy-Connection: x\r\nTE: y\r\nUpgrade: z\r\n\r\n",
+    "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nConnection: close, keep-alive\r\nContent-Length: 0\r\n\r\n",
+    "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 3\r\nX-Empty:\r\n\r\n",
+  ];
+  for (const text of HANDLED) {
+    test(`agrees with scanResponseHead on ${JSON.stringify(text.split("\r\n").slice(0, 2).join(" | "))}`, () => {
+      const buf = Buffer.from(text, "latin1");
+      const end = findHeadEnd(buf);
+      const bytes = scanResponseHeadBytes(buf, end);
+      const strings = scanResponseHead(buf, end);
+      expect(bytes).not.toBeNull();
+      for (const field of ["minor", "status", "contentLength", "chunked", "keepAlive"] as const) {
+        expect({ field, value: bytes![field] }).toEqual({ field, value: strings[field] });
+      }
+      expect(bytes!.connectionTokens.sort()).toEqual(strings.connectionTokens.sort());
+      // The same lines go on, byte for byte, and the status line is carried whole.
+      expect(keptBytes(bytes)).toBe(strings.passThrough!.lines);
+      const { statusFrom, statusTo } = bytes!.raw!;
+      expect(buf.toString("latin1", statusFrom, statusTo)).toBe(`${strings.status} ${strings.reason}\r\n`);
+    });
+  }
+
+  const DECLINED: Array<[string, string]> = [
+    ["a Location to rewrite", "HTTP/1.1 302 Found\r\nLocation: /login\r\nContent-Length: 0\r\n\r\n"],
+    ["an interim response", "HTTP/1.1 100 Continue\r\n\r\n"],
+    ["a switch of protocols", "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n"],
+    ["no reason phrase", "HTTP/1.1 200\r\nContent-Length: 0\r\n\r\n"],
+    ["obs-text", "HTTP/1.1 200 OK\r\nX-Latin: caf\xe9\r\n\r\n"],
+    ["a folded line", "HTTP/1.1 200 OK\r\nX-A: 1\r\n  2\r\n\r\n"],
+    ["a bare LF", "HTTP/1.1 200 OK\r\nX-A: 1\nX-B: 2\r\n\r\n"],
+    ["a NUL", "HTTP/1.1 200 OK\r\nX-A: 1\x002\r\n\r\n"],
+    ["a connection token naming a header", "HTTP/1.1 200 OK\r\nConnection: x-secret\r\nX-Secret: 1\r\n\r\n"],
+    ["a coding other than chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"],
+    [
+      "chunked and Content-Length",
+      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n",
+    ],
+    ["a space before the colon", "HTTP/1.1 200 OK\r\nX-A : 1\r\n\r\n"],
+    ["HTTP/2 in the status line", "HTTP/2.0 200 OK\r\n\r\n"],
+  ];
+  for (const [what, text] of DECLINED) {
+    test(`leaves ${what} to the full scanner`, () => {
+      const buf = Buffer.from(text, "latin1");
+      expect(scanResponseHeadBytes(buf, findHeadEnd(buf))).toBeNull();
+    });
+  }
+
+  test("a malformed or conflicting Content-Length is refused as scanResponseHead refuses it", () => {
+    for (const value of ["12a", "1, 2", "-1", "1234567890123456"]) {
+      const buf = Buffer.from(`HTTP/1.1 200 OK\r\nContent-Length: ${value}\r\n\r\n`, "latin1");
+      expect(() => scanResponseHeadBytes(buf, findHeadEnd(buf))).toThrow(HttpParseError);
+      expect(() => scanResponseHead(buf, findHeadEnd(buf))).toThrow(HttpParseError);
+    }
+    const conflict = Buffer.from(
+      "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+      "latin1",
+    );
+    expect(() => scanResponseHeadBytes(conflict, findHeadEnd(conflict))).toThrow("Invalid Content-Length");
+  });
 });
