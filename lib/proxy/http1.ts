@@ -48,18 +48,14 @@ export interface RequestHead {
 
 export interface ResponseHead {
   /**
-   * Set by {@link scanResponseHead} on its fast path: the header lines to send on unchanged
-   * (hop-by-hop, `X-Request-Id` and `Location` already taken out, each ending in CRLF) and the
-   * `Location` value. `headers` is then empty.
-   */
-  passThrough?: { lines: string; location: string | null };
-  /**
    * Set by {@link scanResponseHeadBytes}: the head stays in `buf` and is sent on as byte ranges
    * (no strings made). `statusFrom` is where the status code begins (after `HTTP/1.x `), the status
    * line runs to `statusTo` (its CRLF included); `ranges` holds [start, end) pairs of header lines
-   * to send on unchanged (each run ending in CRLF). `headers` is then empty.
+   * to send on unchanged (each run ending in CRLF; hop-by-hop, `X-Request-Id` and `Location` taken
+   * out); `location` is the `Location` value. `headers` is then empty and `reason` is "" (the
+   * reason phrase travels in the status line's bytes).
    */
-  raw?: { buf: Buffer; statusFrom: number; statusTo: number; ranges: number[] };
+  raw?: { buf: Buffer; statusFrom: number; statusTo: number; ranges: number[]; location: string | null };
   minor: 0 | 1;
   status: number;
   reason: string;
@@ -522,104 +518,11 @@ function hexValue(byte: number): number {
 }
 
 /**
- * The response head as the proxy needs it, cheaply: one pass that keeps ordinary header lines as
- * they are (no per-header strings) and reads only framing, `Connection` and `Location`. Anything
- * unusual (an interim status, a header named in `Connection`, chunked framing beside a length,
- * obs-text) goes through {@link parseResponseHead} instead. Throws {@link HttpParseError} (502).
+ * The response head as the proxy needs it: {@link scanResponseHeadBytes} for the common head,
+ * {@link parseResponseHead} for everything else. Throws {@link HttpParseError} (502).
  */
 export function scanResponseHead(buf: Buffer, end: number): ResponseHead {
-  const text = buf.toString("latin1", 0, end - 4);
-  let lineEnd = text.indexOf("\r\n");
-  if (lineEnd === -1) lineEnd = text.length;
-  const match = STATUS_LINE.exec(text.slice(0, lineEnd));
-  if (!match)
-    throw new HttpParseError(
-      502,
-      `Malformed status line from upstream: ${text.slice(0, Math.min(lineEnd, 80))}`,
-    );
-  const status = Number(match[2]);
-  if (status < 200 || BAD_LINE_BREAK.test(text) || NON_ASCII.test(text)) return parseResponseHead(buf, end);
-  let contentLength: number | null = null;
-  let chunked = false;
-  let location: string | null = null;
-  const connectionTokens: string[] = [];
-  const lines = keptHeaderLines(text, lineEnd + 2, (pos, colon, eol) => {
-    let drop = false;
-    // Only names of these lengths can matter here; every other line is kept without a look.
-    switch (colon - pos) {
-      case 2: // te
-        drop = nameIs(text, pos, "te");
-        break;
-      case 7: // trailer, upgrade
-        drop = nameIs(text, pos, "trailer") || nameIs(text, pos, "upgrade");
-        break;
-      case 8:
-        if (nameIs(text, pos, "location")) {
-          location = fieldValue(text, colon, eol);
-          drop = true;
-        }
-        break;
-      case 10: // connection, keep-alive
-        if (nameIs(text, pos, "connection")) {
-          for (const token of fieldValue(text, colon, eol).split(",")) {
-            const t = token.trim().toLowerCase();
-            if (t) connectionTokens.push(t);
-          }
-          drop = true;
-        } else drop = nameIs(text, pos, "keep-alive");
-        break;
-      case 12:
-        drop = nameIs(text, pos, "x-request-id");
-        break;
-      case 14:
-        if (nameIs(text, pos, "content-length")) {
-          const value = fieldValue(text, colon, eol);
-          if (!/^\d{1,15}$/.test(value) || (contentLength !== null && contentLength !== Number(value))) {
-            throw new HttpParseError(
-              502,
-              `Upstream sent a bad response head: Invalid Content-Length: ${value.slice(0, 40)}`,
-            );
-          }
-          contentLength = Number(value);
-        }
-        break;
-      case 16:
-        drop = nameIs(text, pos, "proxy-connection");
-        break;
-      case 17:
-        if (nameIs(text, pos, "transfer-encoding")) {
-          if (fieldValue(text, colon, eol).toLowerCase() !== "chunked" || chunked) return FALLBACK;
-          chunked = true;
-          drop = true;
-        }
-        break;
-      case 18:
-        drop = nameIs(text, pos, "proxy-authenticate");
-        break;
-      case 19:
-        drop = nameIs(text, pos, "proxy-authorization");
-        break;
-    }
-    return drop;
-  });
-  if (lines === FALLBACK) return parseResponseHead(buf, end);
-  for (const token of connectionTokens) {
-    if (token !== "close" && token !== "keep-alive") return parseResponseHead(buf, end);
-  }
-  if (chunked && contentLength !== null) return parseResponseHead(buf, end);
-  const minor = match[1] === "1" ? 1 : 0;
-  return {
-    passThrough: { lines, location },
-    minor,
-    status,
-    reason: match[3] ?? "",
-    headers: [],
-    contentLength,
-    chunked,
-    keepAlive: minor === 1 ? !connectionTokens.includes("close") : connectionTokens.includes("keep-alive"),
-    connectionTokens,
-    ascii: true,
-  };
+  return scanResponseHeadBytes(buf, end) ?? parseResponseHead(buf, end);
 }
 
 const CR = 0x0d;
@@ -632,9 +535,9 @@ const COLON = 0x3a;
  * The common response head, read as bytes: no string is made for it at all, which matters as this
  * runs once per proxied request (each string is a native allocation the proxy would pay for in
  * cache misses). Handles a final (2xx–5xx) status with a reason phrase and ASCII header lines whose
- * framing is plain: at most one Content-Length, `Transfer-Encoding: chunked` alone, `Connection`
- * with only `close`/`keep-alive`, and no `Location`. Anything else returns `null`, and the caller
- * uses {@link scanResponseHead}, which handles (or refuses) every case. Throws like it on a
+ * framing is plain: at most one Content-Length, `Transfer-Encoding: chunked` alone, and
+ * `Connection` with only `close`/`keep-alive`. Anything else returns `null`, for
+ * {@link parseResponseHead}, which handles (or refuses) every case. Throws as it does on a
  * malformed or conflicting Content-Length.
  */
 export function scanResponseHeadBytes(buf: Buffer, end: number): ResponseHead | null {
@@ -675,6 +578,7 @@ export function scanResponseHeadBytes(buf: Buffer, end: number): ResponseHead | 
   let chunked = false;
   let close = false;
   let keepAliveToken = false;
+  let location: string | null = null;
   pos = statusTo;
   while (pos < headEnd) {
     let colon = pos;
@@ -702,7 +606,13 @@ export function scanResponseHeadBytes(buf: Buffer, end: number): ResponseHead | 
         drop = bytesNameIs(buf, pos, "trailer") || bytesNameIs(buf, pos, "upgrade");
         break;
       case 8:
-        if (bytesNameIs(buf, pos, "location")) return null;
+        if (bytesNameIs(buf, pos, "location")) {
+          // The one value read as a string: the proxy may rewrite it under the namespace.
+          if (location !== null) return null;
+          const from = owsStart(buf, colon + 1, eol);
+          location = buf.toString("latin1", from, owsEnd(buf, from, eol));
+          drop = true;
+        }
         break;
       case 10:
         if (bytesNameIs(buf, pos, "connection")) {
@@ -711,10 +621,8 @@ export function scanResponseHeadBytes(buf: Buffer, end: number): ResponseHead | 
           while (at < eol) {
             let to = at;
             while (to < eol && buf[to] !== 0x2c) to++;
-            let from = at;
-            let last = to;
-            while (from < last && (buf[from] === SPACE || buf[from] === TAB)) from++;
-            while (last > from && (buf[last - 1] === SPACE || buf[last - 1] === TAB)) last--;
+            const from = owsStart(buf, at, to);
+            const last = owsEnd(buf, from, to);
             if (last > from) {
               if (last - from === 5 && bytesNameIs(buf, from, "close")) close = true;
               else if (last - from === 10 && bytesNameIs(buf, from, "keep-alive")) keepAliveToken = true;
@@ -746,10 +654,8 @@ export function scanResponseHeadBytes(buf: Buffer, end: number): ResponseHead | 
         break;
       case 17:
         if (bytesNameIs(buf, pos, "transfer-encoding")) {
-          let from = colon + 1;
-          let last = eol;
-          while (from < last && (buf[from] === SPACE || buf[from] === TAB)) from++;
-          while (last > from && (buf[last - 1] === SPACE || buf[last - 1] === TAB)) last--;
+          const from = owsStart(buf, colon + 1, eol);
+          const last = owsEnd(buf, from, eol);
           if (chunked || last - from !== 7 || !bytesNameIs(buf, from, "chunked")) return null;
           chunked = true;
           drop = true;
@@ -775,7 +681,7 @@ export function scanResponseHeadBytes(buf: Buffer, end: number): ResponseHead | 
   if (close) connectionTokens.push("close");
   if (keepAliveToken) connectionTokens.push("keep-alive");
   return {
-    raw: { buf, statusFrom: 9, statusTo, ranges },
+    raw: { buf, statusFrom: 9, statusTo, ranges, location },
     minor,
     status,
     reason: "",
@@ -788,6 +694,18 @@ export function scanResponseHeadBytes(buf: Buffer, end: number): ResponseHead | 
   };
 }
 
+/** The first index in [from, to) past optional whitespace (spaces and tabs), or `to`. */
+function owsStart(buf: Buffer, from: number, to: number): number {
+  while (from < to && (buf[from] === SPACE || buf[from] === TAB)) from++;
+  return from;
+}
+
+/** The end of [from, to) with trailing optional whitespace left off. */
+function owsEnd(buf: Buffer, from: number, to: number): number {
+  while (to > from && (buf[to - 1] === SPACE || buf[to - 1] === TAB)) to--;
+  return to;
+}
+
 /** Case-insensitive compare of the bytes at `pos` with the lower-case ASCII `lower`. */
 function bytesNameIs(buf: Buffer, pos: number, lower: string): boolean {
   for (let i = 0; i < lower.length; i++) {
@@ -797,9 +715,9 @@ function bytesNameIs(buf: Buffer, pos: number, lower: string): boolean {
 }
 
 /** The decimal number between `from` and `to` (optional whitespace around), or null. At most 15 digits. */
-function bytesDecimal(buf: Buffer, from: number, to: number): number | null {
-  while (from < to && (buf[from] === SPACE || buf[from] === TAB)) from++;
-  while (to > from && (buf[to - 1] === SPACE || buf[to - 1] === TAB)) to--;
+function bytesDecimal(buf: Buffer, start: number, end: number): number | null {
+  const from = owsStart(buf, start, end);
+  const to = owsEnd(buf, from, end);
   if (to === from || to - from > 15) return null;
   let value = 0;
   for (let i = from; i < to; i++) {

@@ -16,7 +16,6 @@ import {
   type ResponseHead,
   scanRequestHead,
   scanResponseHead,
-  scanResponseHeadBytes,
 } from "./http1.ts";
 import { hasEncodedSeparator, normalizeTarget } from "./path.ts";
 import type { NamespaceTable, ProxyTarget } from "./table.ts";
@@ -48,7 +47,6 @@ export interface RawProxy extends RawListener {
 
 const HOP_BY_HOP_SET = new Set(HOP_BY_HOP);
 const HTTP11 = Buffer.from("HTTP/1.1 ", "latin1");
-const EMPTY = Buffer.alloc(0);
 /** Request headers the gateway sets itself (or that only describe the client's hop). */
 const DROPPED_REQUEST = new Set([
   "host",
@@ -579,7 +577,7 @@ class Front {
     }
     let response: ResponseHead;
     try {
-      response = scanResponseHeadBytes(buf, end) ?? scanResponseHead(buf, end);
+      response = scanResponseHead(buf, end);
     } catch (error) {
       this.abortExchange(conn, 502, (error as Error).message);
       return;
@@ -620,11 +618,9 @@ class Front {
       conn.keepAlive = false;
     }
     if (!response.keepAlive) conn.keepAlive = conn.keepAlive && !link.untilClose;
-    const raw = response.raw !== undefined;
-    const head = raw ? EMPTY : latin1Bytes(this.clientHead(conn, response, false), response.ascii);
     const bodyStart = end < buf.length ? buf.subarray(end) : null;
     if (noBody || (link.chunk === null && !link.untilClose && link.remaining === 0)) {
-      this.clientWrite(conn, raw ? this.rawClientHead(conn, response, null) : head);
+      this.clientWrite(conn, this.clientResponse(conn, response, null));
       link.state = "idle";
       if (bodyStart) link.state = "closed";
       this.finishExchange(conn, link);
@@ -634,33 +630,36 @@ class Front {
     if (bodyStart) {
       const body = this.takeBody(conn, link, bodyStart);
       // Head and first body bytes in one buffer: one send() instead of two for most responses.
-      if (raw) {
-        const coalesce = body.length > 0 && body.length <= COALESCE_LIMIT;
-        this.clientWrite(conn, this.rawClientHead(conn, response, coalesce ? body : null));
-        if (!coalesce && body.length > 0) this.clientWrite(conn, body);
-      } else if (body.length > 0 && body.length <= COALESCE_LIMIT) {
-        const headLength = typeof head === "string" ? head.length : head.length;
-        const out = Buffer.allocUnsafe(headLength + body.length);
-        if (typeof head === "string") out.write(head, 0, "latin1");
-        else head.copy(out, 0);
-        body.copy(out, headLength);
-        this.clientWrite(conn, out);
-      } else {
-        this.clientWrite(conn, head);
-        if (body.length > 0) this.clientWrite(conn, body);
-      }
+      const coalesce = body.length > 0 && body.length <= COALESCE_LIMIT;
+      this.clientWrite(conn, this.clientResponse(conn, response, coalesce ? body : null));
+      if (!coalesce && body.length > 0) this.clientWrite(conn, body);
       this.afterBody(conn, link);
-    } else this.clientWrite(conn, raw ? this.rawClientHead(conn, response, null) : head);
+    } else this.clientWrite(conn, this.clientResponse(conn, response, null));
+  }
+
+  /** The client's response head for a final response, followed in the same buffer by `body` when given. */
+  clientResponse(conn: ClientConn, response: ResponseHead, body: Buffer | null): Buffer | string {
+    if (response.raw) return this.rawClientHead(conn, response, body);
+    const head = latin1Bytes(this.clientHead(conn, response, false), response.ascii);
+    if (!body) return head;
+    const out = Buffer.allocUnsafe(head.length + body.length);
+    if (typeof head === "string") out.write(head, 0, "latin1");
+    else head.copy(out, 0);
+    body.copy(out, head.length);
+    return out;
   }
 
   /**
-   * The client's response head from a head scanned as bytes ({@link scanResponseHeadBytes}): the
+   * The client's response head from a head scanned as bytes (`scanResponseHeadBytes`): the
    * upstream's status line and kept header lines copied as they are, the gateway's lines after
    * them, and `body` (the first body bytes, if given) in the same buffer, for one send().
    */
   rawClientHead(conn: ClientConn, response: ResponseHead, body: Buffer | null): Buffer {
-    const { buf, statusFrom, statusTo, ranges } = response.raw!;
-    const tail = this.headTail(conn, response);
+    const { buf, statusFrom, statusTo, ranges, location } = response.raw!;
+    const tail =
+      location === null
+        ? this.headTail(conn, response)
+        : `location: ${this.clientLocation(conn, location)}\r\n${this.headTail(conn, response)}`;
     let length = HTTP11.length + (statusTo - statusFrom) + tail.length + (body?.length ?? 0);
     for (let i = 0; i < ranges.length; i += 2) length += ranges[i + 1]! - ranges[i]!;
     const out = Buffer.allocUnsafe(length);
@@ -746,25 +745,14 @@ class Front {
 
   clientHead(conn: ClientConn, response: ResponseHead, upgrade: boolean): string {
     let out = `HTTP/1.1 ${response.status} ${response.reason}\r\n`;
-    const fast = response.passThrough;
-    if (fast) {
-      out += fast.lines;
-      if (fast.location !== null) {
-        const location = conn.target
-          ? rewriteLocation(fast.location, conn.prefix, `http://${conn.link?.key ?? ""}`)
-          : fast.location;
-        out += `location: ${location}\r\n`;
-      }
-    }
     const tokens = response.connectionTokens;
     for (const [name, value] of response.headers) {
       if (HOP_BY_HOP_SET.has(name) || name === "x-request-id" || (tokens.length > 0 && tokens.includes(name)))
         continue;
       // Chunked framing wins over Content-Length; passing both on invites response smuggling (RFC 9112 §6.3).
       if (name === "content-length" && response.chunked) continue;
-      if (name === "location" && conn.target) {
-        out += `location: ${rewriteLocation(value, conn.prefix, `http://${conn.link?.key ?? ""}`)}\r\n`;
-      } else out += `${name}: ${value}\r\n`;
+      if (name === "location") out += `location: ${this.clientLocation(conn, value)}\r\n`;
+      else out += `${name}: ${value}\r\n`;
     }
     if (upgrade) {
       const upgradeValue =
@@ -772,6 +760,11 @@ class Front {
       return `${out}x-request-id: ${conn.requestId}\r\nconnection: upgrade\r\nupgrade: ${upgradeValue}\r\n\r\n`;
     }
     return out + this.headTail(conn, response);
+  }
+
+  /** A provider's redirect target as the client must see it: back under the namespace. */
+  clientLocation(conn: ClientConn, location: string): string {
+    return conn.target ? rewriteLocation(location, conn.prefix, `http://${conn.link?.key ?? ""}`) : location;
   }
 
   /** The lines the gateway adds to every (non-upgrade) response head, and the blank line ending it. */
