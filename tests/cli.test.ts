@@ -11,6 +11,7 @@ import { parse as parseYaml } from "yaml";
 import packageJson from "../package.json" with { type: "json" };
 import {
   addEchoProvider,
+  addGrandchildProvider,
   addProvider,
   BUN,
   cleanup,
@@ -90,18 +91,7 @@ describe("usage", () => {
 describe("serve", () => {
   test("SIGTERM stops the gateway with exit 0 and leaves no provider process, grandchildren and SIGTERM-ignorers included", async () => {
     const space = makeSpace();
-    addProvider(
-      space,
-      "tree",
-      {
-        code: "tree",
-        runtime: "exec",
-        binary: "./grandchild.sh",
-        env: { FIXTURE_BUN: BUN },
-        health: { path: "/health" },
-      },
-      { fixtures: ["grandchild.sh", "echo.ts"] },
-    );
+    addGrandchildProvider(space, "tree");
     addEchoProvider(space, "stubborn", { env: { IGNORE_SIGTERM: "1" }, stop_timeout: "300ms" });
     addEchoProvider(space, "plain");
     const gw = await spawnGateway(["--providers-dir", space.providersDir, "--port", "0"]);

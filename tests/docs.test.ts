@@ -15,29 +15,17 @@ import {
   makeSpace,
   REPO_ROOT,
   request,
-  type Space,
   spawnGateway,
   startInProcess,
   waitForStatus,
 } from "./helpers.ts";
-import { SPECS } from "./openapi-helpers.ts";
+import { addSpecProvider } from "./openapi-helpers.ts";
 
 setDefaultTimeout(120_000);
 
 afterEach(async () => {
   expect(await cleanup()).toEqual([]);
 });
-
-function addSpecProvider(
-  space: Space,
-  code: string,
-  fixture: string,
-  file: string,
-  extra: Record<string, unknown> = {},
-) {
-  const dir = addEchoProvider(space, code, { spec: `./${file}`, ...extra });
-  cpSync(join(SPECS, fixture), dir, { recursive: true });
-}
 
 describe("/docs over HTTP", () => {
   test("/docs is an HTML page whose scripts and styles come from the gateway, under a same-origin-only policy", async () => {

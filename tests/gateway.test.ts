@@ -19,6 +19,7 @@ import {
   request,
   startInProcess,
   waitFor,
+  waitForRefused,
   waitForStatus,
 } from "./helpers.ts";
 
@@ -169,14 +170,7 @@ describe("proxy", () => {
     const view = await waitForStatus(gw.url, "echo", "ready");
 
     expect((await request(`${gw.url}/api/v1/echo/close`)).status).toBe(200);
-    await waitFor("the provider's port to refuse connections", async () => {
-      try {
-        await fetch(`${view.upstream}/health`, { signal: AbortSignal.timeout(2000) });
-        return false;
-      } catch {
-        return true;
-      }
-    });
+    await waitForRefused(view.upstream!);
     // A connection the gateway kept alive may still have been closed under it only now: poll.
     const refused = await waitFor("a 502", async () => {
       const response = await request(`${gw.url}/api/v1/echo/items`);

@@ -4,6 +4,8 @@
  * and a /proc scan that finds every process a test started (by a random marker in its
  * environment) so a test can prove none outlives the gateway.
  */
+
+import { expect } from "bun:test";
 import {
   chmodSync,
   copyFileSync,
@@ -109,6 +111,30 @@ export function addEchoProvider(space: Space, code: string, extra: Record<string
   return addProvider(space, code, echoManifest(code, extra), { fixtures: ["echo.ts"] });
 }
 
+/**
+ * A provider whose process tree goes two deep: `grandchild.sh` leaves a background child and runs
+ * the echo fixture (health `/health`), so stopping it must end the whole process group.
+ */
+export function addGrandchildProvider(
+  space: Space,
+  code: string,
+  extra: Record<string, unknown> = {},
+): string {
+  return addProvider(
+    space,
+    code,
+    {
+      code,
+      runtime: "exec",
+      binary: "./grandchild.sh",
+      env: { FIXTURE_BUN: BUN },
+      health: { path: "/health" },
+      ...extra,
+    },
+    { fixtures: ["grandchild.sh", "echo.ts"] },
+  );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Waiting
 
@@ -182,6 +208,18 @@ export async function getProvider(url: string, code: string): Promise<ProviderVi
   const { status, body, text } = await request<ProviderView>(`${url}/_gateway/providers/${code}`);
   if (status !== 200) throw new Error(`GET /_gateway/providers/${code} answered ${status}: ${text}`);
   return body;
+}
+
+/** Waits until `upstream` (`http://host:port`) refuses connections: the provider behind it is gone. */
+export async function waitForRefused(upstream: string): Promise<void> {
+  await waitFor(`${upstream} to refuse connections`, async () => {
+    try {
+      await fetch(`${upstream}/health`, { signal: AbortSignal.timeout(2000) });
+      return false;
+    } catch {
+      return true;
+    }
+  });
 }
 
 /** Waits until provider `code` has one of `statuses`; returns its view. */
@@ -338,6 +376,35 @@ export async function startInProcess(space: Space, overrides: Partial<Config> = 
   const running = await startGateway(config, runtime, { version: "0.0.0-test", logger });
   stoppers.push(() => running.shutdown());
   return { ...running, url: running.gateway.url, logs };
+}
+
+/** Starts a gateway in this process with an extra echo provider, "sibling", and waits until it is ready. */
+export async function startWithSibling(space: Space): Promise<TestGateway> {
+  addEchoProvider(space, "sibling");
+  const gw = await startInProcess(space);
+  await waitForStatus(gw.url, "sibling", "ready");
+  return gw;
+}
+
+/**
+ * The sibling of {@link startWithSibling} still answers through the gateway and is ready. With
+ * `readyz`, /readyz says so too: 200 for "all ready", else 503 naming only the provider it blames.
+ */
+export async function expectSiblingServes(
+  gw: { url: string },
+  readyz?: "all ready" | { blames: string },
+): Promise<void> {
+  const through = await request<{ provider: string }>(`${gw.url}/api/v1/sibling/items`);
+  expect(through.status).toBe(200);
+  expect(through.body.provider).toBe("sibling");
+  expect((await getProvider(gw.url, "sibling")).status).toBe("ready");
+  if (readyz === undefined) return;
+  const answer = await request<{ waiting?: Array<{ code: string }> }>(`${gw.url}/readyz`);
+  if (readyz === "all ready") expect(answer.status).toBe(200);
+  else {
+    expect(answer.status).toBe(503);
+    expect(answer.body.waiting!.map((w) => w.code)).toEqual([readyz.blames]);
+  }
 }
 
 export interface GatewayProcess {

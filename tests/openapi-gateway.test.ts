@@ -4,7 +4,7 @@
  * the gateway's own routes described from the schemas that check them.
  */
 import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { cpSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
 import type { z } from "zod";
@@ -27,31 +27,17 @@ import {
   cleanup,
   makeSpace,
   request,
-  type Space,
   startInProcess,
   waitFor,
   waitForStatus,
 } from "./helpers.ts";
-import { at, expectValid, operation, SPECS } from "./openapi-helpers.ts";
+import { addSpecProvider, at, expectValid, operation } from "./openapi-helpers.ts";
 
 setDefaultTimeout(90_000);
 
 afterEach(async () => {
   expect(await cleanup()).toEqual([]);
 });
-
-/** An echo provider whose `spec` is `file` of the fixture folder `fixture` (copied whole into its dir). */
-function addSpecProvider(
-  space: Space,
-  code: string,
-  fixture: string,
-  file: string,
-  extra: Record<string, unknown> = {},
-) {
-  const dir = addEchoProvider(space, code, { spec: `./${file}`, ...extra });
-  cpSync(join(SPECS, fixture), dir, { recursive: true });
-  return dir;
-}
 
 type XGateway = Record<
   string,

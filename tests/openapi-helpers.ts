@@ -1,13 +1,28 @@
 /** Shared helpers of the OpenAPI tests: fixture specs, merging them as the gateway does, and looking inside. */
 import { expect } from "bun:test";
+import { cpSync } from "node:fs";
 import { join } from "node:path";
 import type { OpenApiDocument } from "../lib/openapi/load.ts";
 import { type MergeBase, mergeSpecs, type ProviderInput } from "../lib/openapi/merge.ts";
 import { type LoadedSpec, loadSpecFile } from "../lib/openapi/spec.ts";
 import { validateSpec } from "../lib/openapi/validate.ts";
 import { GATEWAY_COMPONENTS, GATEWAY_PATHS, GATEWAY_TAG_OBJECT } from "../routes/openapi-gateway-paths.ts";
+import { addEchoProvider, type Space } from "./helpers.ts";
 
 export const SPECS = join(import.meta.dir, "fixtures", "openapi");
+
+/** An echo provider whose `spec` is `file` of the fixture folder `fixture` (copied whole into its dir). */
+export function addSpecProvider(
+  space: Space,
+  code: string,
+  fixture: string,
+  file: string,
+  extra: Record<string, unknown> = {},
+): string {
+  const dir = addEchoProvider(space, code, { spec: `./${file}`, ...extra });
+  cpSync(join(SPECS, fixture), dir, { recursive: true });
+  return dir;
+}
 
 /** Loads `tests/fixtures/openapi/<dir>/<file>` with `<dir>` as the provider directory. */
 export function loadFixture(dir: string, file: string): Promise<LoadedSpec> {

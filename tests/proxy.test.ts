@@ -20,6 +20,7 @@ import {
   WireClient,
   type WireResponse,
   waitFor,
+  waitForRefused,
   waitForStatus,
   wireExchange,
 } from "./helpers.ts";
@@ -638,14 +639,7 @@ describe("upstream failures", () => {
     const own = await startInProcess(space);
     const view = await waitForStatus(own.url, "gone", "ready");
     expect((await call(own.url, "/api/v1/gone/__quit")).status).toBe(200);
-    await waitFor("the provider's port to refuse connections", async () => {
-      try {
-        await fetch(`${view.upstream}/health`, { signal: AbortSignal.timeout(2000) });
-        return false;
-      } catch {
-        return true;
-      }
-    });
+    await waitForRefused(view.upstream!);
     const refused = await waitFor("a 502", async () => {
       const response = await call(own.url, "/api/v1/gone/x");
       if (response.status === 502) return response;

@@ -15,9 +15,11 @@ import { LineBudget, LogRing, readLines } from "../lib/supervisor/logs.ts";
 import { boundedLineWriter } from "../lib/supervisor/output.ts";
 import {
   addEchoProvider,
+  addGrandchildProvider,
   addProvider,
   BUN,
   cleanup,
+  expectSiblingServes,
   getProvider,
   isAlive,
   leftoverProcesses,
@@ -28,7 +30,7 @@ import {
   type Space,
   spawnGateway,
   startInProcess,
-  type TestGateway,
+  startWithSibling,
   waitFor,
   waitForStatus,
 } from "./helpers.ts";
@@ -50,20 +52,6 @@ async function logsOf(url: string, code: string): Promise<Logs["lines"]> {
 /** The gateway's status transitions for `code`, as logged in its ring (`from -> to: reason`). */
 async function transitionsOf(url: string, code: string): Promise<string[]> {
   return (await logsOf(url, code)).filter((l) => l.stream === "gateway").map((l) => l.line);
-}
-
-/** Starts a gateway in this process with a healthy echo `sibling` beside the providers in `space`. */
-async function startWithSibling(space: Space): Promise<TestGateway> {
-  addEchoProvider(space, "sibling");
-  const gw = await startInProcess(space);
-  await waitForStatus(gw.url, "sibling", "ready");
-  return gw;
-}
-
-async function expectSiblingServes(url: string): Promise<void> {
-  const through = await request<{ provider: string }>(`${url}/api/v1/sibling/items`);
-  expect(through.status).toBe(200);
-  expect(through.body.provider).toBe("sibling");
 }
 
 /** A control fixture provider (tests/fixtures/control.ts), run through `noisy.sh` when `noise` is given. */
@@ -150,7 +138,7 @@ describe("a provider that exits at once", () => {
     expect((await getProvider(gw.url, "done")).status).toBe("stopped");
     // /readyz names it: a stopped provider is not ready.
     expect((await request(`${gw.url}/readyz`)).status).toBe(503);
-    await expectSiblingServes(gw.url);
+    await expectSiblingServes(gw);
   });
 
   test("with code 0 and policy always it is restarted until max_restarts is spent", async () => {
@@ -175,7 +163,7 @@ describe("a provider that exits at once", () => {
     const runs = (await logsOf(gw.url, "done")).filter((l) => l.line === "crash fixture starting");
     expect(runs).toHaveLength(3);
     expect(markedProcesses(space.marker, "done")).toEqual([]);
-    await expectSiblingServes(gw.url);
+    await expectSiblingServes(gw);
   });
 
   test("whose runtime's program is not installed: failed at once with a clear error, not a crash loop", async () => {
@@ -194,7 +182,7 @@ describe("a provider that exits at once", () => {
     const view = await waitForStatus(gw.url, "ghostly", "failed");
     expect(view.last_error).toContain("no-such-program-here");
     expect(view.restarts).toBe(0);
-    await expectSiblingServes(gw.url);
+    await expectSiblingServes(gw);
   });
 
   test("killed by SIGSEGV: failed, and last_error names the signal", async () => {
@@ -211,7 +199,7 @@ describe("a provider that exits at once", () => {
     expect(view.last_error).toContain("segv fixture starting");
     expect(view.restarts).toBe(0);
     expect(view.pid).toBeNull();
-    await expectSiblingServes(gw.url);
+    await expectSiblingServes(gw);
   });
 
   test("killed by SIGSEGV with policy on-failure: restarted, the signal counts as a failure", async () => {
@@ -250,7 +238,7 @@ describe("health checks", () => {
     expect(view.last_error).toContain("startup_timeout (1500 ms)");
     expect(view.pid).toBeNull();
     await waitFor("its process to end", () => markedProcesses(space.marker, "five").length === 0);
-    await expectSiblingServes(gw.url);
+    await expectSiblingServes(gw);
     const readyz = await request<{ waiting: Array<{ code: string }> }>(`${gw.url}/readyz`);
     expect(readyz.body.waiting.map((w) => w.code)).toEqual(["five"]);
   });
@@ -289,7 +277,7 @@ describe("health checks", () => {
     // Policy never: unhealthy, not restarted, still the same process.
     const after = await getProvider(gw.url, "later");
     expect(after).toMatchObject({ status: "unhealthy", restarts: 0, pid: later.pid });
-    await expectSiblingServes(gw.url);
+    await expectSiblingServes(gw);
   });
 
   test("turns unhealthy when its health check fails a while, and ready again once it passes, without a restart", async () => {
@@ -388,7 +376,7 @@ describe("output", () => {
     expect(junkLines.some((l) => l.stream === "stdout" && l.line.length > 0)).toBe(true);
     // A naive reader would hold the 10 MiB line (20 MiB as a JS string) and log it: far above this.
     expect(peak - baseline).toBeLessThan(40);
-    await expectSiblingServes(gw.url);
+    await expectSiblingServes(gw);
     // The proxied namespaces of the noisy ones work too.
     expect((await request(`${gw.url}/api/v1/long/x`)).status).toBe(200);
   });
@@ -426,7 +414,7 @@ describe("output", () => {
       .filter((l) => l.includes("flood line")).length;
     expect(logged).toBeLessThan(5000 + 1000 * 8);
     expect(gw.stderr()).toContain("not copying it to this log until it slows down");
-    await expectSiblingServes(gw.url);
+    await expectSiblingServes(gw);
   });
 
   test("LogRing keeps at most maxChars characters, always the newest line", () => {
@@ -528,7 +516,7 @@ describe("handshake", () => {
     expect(view.last_error).toContain("CORE_PROVIDER|x");
     expect(view.restarts).toBe(0);
     await waitFor("its process to end", () => markedProcesses(space.marker, "garbled").length === 0);
-    await expectSiblingServes(gw.url);
+    await expectSiblingServes(gw);
   });
 });
 
@@ -647,18 +635,7 @@ describe("the gateway's own signals", () => {
       },
       { fixtures: ["background.sh", "echo.ts"] },
     );
-    addProvider(
-      space,
-      "tree",
-      {
-        code: "tree",
-        runtime: "exec",
-        binary: "./grandchild.sh",
-        env: { FIXTURE_BUN: BUN },
-        health: { path: "/health" },
-      },
-      { fixtures: ["grandchild.sh", "echo.ts"] },
-    );
+    addGrandchildProvider(space, "tree");
     const first = await spawnGateway(serveArgs(space), { urlFrom: "json" });
     for (const code of ["held", "tree"]) await waitForStatus(first.url, code, "ready");
     const before = markedProcesses(space.marker);

@@ -8,9 +8,10 @@ import { chmodSync, copyFileSync, mkdirSync, symlinkSync, unlinkSync, writeFileS
 import { join } from "node:path";
 import {
   addEchoProvider,
+  addGrandchildProvider,
   addProvider,
-  BUN,
   cleanup,
+  expectSiblingServes,
   FIXTURES,
   getProvider,
   isAlive,
@@ -18,9 +19,8 @@ import {
   makeSpace,
   markedProcesses,
   request,
-  type Space,
   startInProcess,
-  type TestGateway,
+  startWithSibling,
   waitFor,
   waitForStatus,
 } from "./helpers.ts";
@@ -30,27 +30,6 @@ setDefaultTimeout(90_000);
 afterEach(async () => {
   expect(await cleanup()).toEqual([]);
 });
-
-/** Starts the gateway with a healthy `sibling` beside the providers already in `space`. */
-async function startWithSibling(space: Space): Promise<TestGateway> {
-  addEchoProvider(space, "sibling");
-  const gw = await startInProcess(space);
-  await waitForStatus(gw.url, "sibling", "ready");
-  return gw;
-}
-
-/** The sibling still answers through the gateway, and /readyz blames only `culprit`. */
-async function expectSiblingServes(gw: TestGateway, culprit?: string): Promise<void> {
-  const through = await request<{ provider: string }>(`${gw.url}/api/v1/sibling/items`);
-  expect(through.status).toBe(200);
-  expect(through.body.provider).toBe("sibling");
-  expect((await getProvider(gw.url, "sibling")).status).toBe("ready");
-  const readyz = await request<{ waiting?: Array<{ code: string }> }>(`${gw.url}/readyz`);
-  if (culprit) {
-    expect(readyz.status).toBe(503);
-    expect(readyz.body.waiting!.map((w) => w.code)).toEqual([culprit]);
-  } else expect(readyz.status).toBe(200);
-}
 
 const CRASH_OUTPUT = "boom: cannot open the database";
 
@@ -65,7 +44,7 @@ describe("a provider that cannot run is failed with a clear error and spares its
     expect(view.pid).toBeNull();
     expect(view.restarts).toBe(0);
     expect(markedProcesses(space.marker, "ghost")).toEqual([]);
-    await expectSiblingServes(gw, "ghost");
+    await expectSiblingServes(gw, { blames: "ghost" });
     expect((await request(`${gw.url}/api/v1/ghost/x`)).status).toBe(503);
   });
 
@@ -82,7 +61,7 @@ describe("a provider that cannot run is failed with a clear error and spares its
     expect(view.last_error).toContain("not executable");
     expect(view.last_error).toContain("./bin/tool");
     expect(view.pid).toBeNull();
-    await expectSiblingServes(gw, "noexec");
+    await expectSiblingServes(gw, { blames: "noexec" });
   });
 
   test("exits at once with code 1 and restart policy never", async () => {
@@ -99,7 +78,7 @@ describe("a provider that cannot run is failed with a clear error and spares its
     expect(view.pid).toBeNull();
     expect(view.last_error).toContain("exited with code 1");
     expect(view.last_error).toContain(CRASH_OUTPUT);
-    await expectSiblingServes(gw, "crash");
+    await expectSiblingServes(gw, { blames: "crash" });
   });
 
   test("exits at once with on-failure and max_restarts 2: failed after 2 restarts", async () => {
@@ -127,7 +106,7 @@ describe("a provider that cannot run is failed with a clear error and spares its
       );
       return body.lines.filter((l) => l.line === "crash fixture starting").length === 3;
     });
-    await expectSiblingServes(gw, "crash");
+    await expectSiblingServes(gw, { blames: "crash" });
   });
 
   test("never gets healthy within a small startup_timeout: failed and its process is gone", async () => {
@@ -155,7 +134,7 @@ describe("a provider that cannot run is failed with a clear error and spares its
         () => markedProcesses(space.marker, "sleepy").length === 0,
       ),
     ).toBe(true);
-    await expectSiblingServes(gw, "sleepy");
+    await expectSiblingServes(gw, { blames: "sleepy" });
   });
 
   test("exits at once leaving a background child: the child is ended with it", async () => {
@@ -180,7 +159,7 @@ describe("a provider that cannot run is failed with a clear error and spares its
     });
     expect(await waitFor("the background child to end", () => !isAlive(sleeper))).toBe(true);
     expect(markedProcesses(space.marker, "orphan")).toEqual([]);
-    await expectSiblingServes(gw, "orphan");
+    await expectSiblingServes(gw, { blames: "orphan" });
   });
 
   test("a failed provider starts over the admin API once its binary is fixed", async () => {
@@ -198,7 +177,7 @@ describe("a provider that cannot run is failed with a clear error and spares its
     expect((await request(`${gw.url}/_gateway/providers/later/start`, { method: "POST" })).status).toBe(202);
     await waitForStatus(gw.url, "later", "ready");
     expect((await request(`${gw.url}/api/v1/later/x`)).status).toBe(200);
-    await expectSiblingServes(gw);
+    await expectSiblingServes(gw, "all ready");
   });
 
   test("a binary of ../../bin/sh is refused as leaving the provider dir", async () => {
@@ -215,7 +194,7 @@ describe("a provider that cannot run is failed with a clear error and spares its
     expect(view.last_error).toContain("../../bin/sh");
     expect(view.pid).toBeNull();
     expect(markedProcesses(space.marker, "escape")).toEqual([]);
-    await expectSiblingServes(gw, "escape");
+    await expectSiblingServes(gw, { blames: "escape" });
   });
 
   test("a binary that is a symlink out of the provider dir is refused", async () => {
@@ -233,7 +212,7 @@ describe("a provider that cannot run is failed with a clear error and spares its
     expect(view.last_error).toContain("leads out of the provider directory");
     expect(view.pid).toBeNull();
     expect(markedProcesses(space.marker, "linked")).toEqual([]);
-    await expectSiblingServes(gw, "linked");
+    await expectSiblingServes(gw, { blames: "linked" });
   });
 });
 
@@ -262,7 +241,7 @@ describe("namespaces", () => {
     const through = await request<{ provider: string; path: string }>(`${gw.url}/api/v1/shared/sub/x`);
     expect(through.body).toMatchObject({ provider: "alpha", path: "/sub/x" });
     // Disabled providers are not waited for.
-    await expectSiblingServes(gw);
+    await expectSiblingServes(gw, "all ready");
   });
 
   test("namespaces on or under reserved paths are refused, naming the provider and the path", async () => {
@@ -279,7 +258,7 @@ describe("namespaces", () => {
       expect(markedProcesses(space.marker, code)).toEqual([]);
     }
     expect((await request(`${gw.url}/healthz`)).status).toBe(200);
-    await expectSiblingServes(gw);
+    await expectSiblingServes(gw, "all ready");
   });
 });
 
@@ -308,7 +287,7 @@ describe("launching", () => {
       `${gw.url}/_gateway/providers/shaker/logs`,
     );
     expect(logs.body.lines.map((l) => l.line)).toContain("handshake fixture serving");
-    await expectSiblingServes(gw);
+    await expectSiblingServes(gw, "all ready");
   });
 
   test("a handshake with another protocol version fails that provider with a clear error", async () => {
@@ -330,7 +309,7 @@ describe("launching", () => {
         () => markedProcesses(space.marker, "shaker").length === 0,
       ),
     ).toBe(true);
-    await expectSiblingServes(gw, "shaker");
+    await expectSiblingServes(gw, { blames: "shaker" });
   });
 
   test("runtime core runs binary args then --namespace NAMESPACE --port PORT", async () => {
@@ -425,19 +404,7 @@ describe("stopping", () => {
 
   test("shutdown ends every provider's whole process group, a grandchild and a SIGTERM-ignoring provider included", async () => {
     const space = makeSpace();
-    addProvider(
-      space,
-      "tree",
-      {
-        code: "tree",
-        runtime: "exec",
-        binary: "./grandchild.sh",
-        env: { FIXTURE_BUN: BUN },
-        health: { path: "/health" },
-        stop_timeout: "5s",
-      },
-      { fixtures: ["grandchild.sh", "echo.ts"] },
-    );
+    addGrandchildProvider(space, "tree", { stop_timeout: "5s" });
     addEchoProvider(space, "stubborn", { env: { IGNORE_SIGTERM: "1" }, stop_timeout: "300ms" });
     addEchoProvider(space, "plain");
     const gw = await startInProcess(space);
