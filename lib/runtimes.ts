@@ -12,6 +12,12 @@ export const RuntimeDefinitionSchema = z.strictObject({
   requires: z.enum(["binary", "entry", "nothing"]),
   command: z.array(z.string()),
   env: z.record(z.string(), z.string()).default({}),
+  /**
+   * The command ends itself when the gateway dies, even by SIGKILL (as `bun run --no-orphans`
+   * does with the kernel's parent-death signal), so the gateway need not wrap it in
+   * `setpriv --pdeathsig`: one exec less per start.
+   */
+  dies_with_gateway: z.boolean().default(false),
 });
 export type RuntimeDefinition = z.infer<typeof RuntimeDefinitionSchema>;
 
@@ -108,7 +114,7 @@ export interface LaunchInput {
 export function buildLaunchCommand(
   runtime: RuntimeDefinition & { name: string },
   input: LaunchInput,
-): { cmd: string[]; env: Record<string, string> } {
+): { cmd: string[]; env: Record<string, string>; diesWithParent: boolean } {
   const { manifest, dir, env } = input;
   const values: Record<string, string[]> = {
     args: manifest.args.map((arg) => expandVariables(arg, env)),
@@ -142,7 +148,7 @@ export function buildLaunchCommand(
   });
   if (cmd.length === 0) throw new LaunchError(`Runtime "${runtime.name}" starts no process`, "runtime");
   const runtimeEnv = runtime.name === "bun" ? { ...runtime.env, ...input.bun.env } : runtime.env;
-  return { cmd, env: { ...runtimeEnv, ...env } };
+  return { cmd, env: { ...runtimeEnv, ...env }, diesWithParent: runtime.dies_with_gateway };
 }
 
 /** Expands `${VAR}` from `env` (no shell: no globbing, quoting or command substitution). */

@@ -96,12 +96,18 @@ describe("RuntimeRegistry", () => {
     requires: entry
     command: [ruby, "{entry}", "{args}"]
     env: { RUBYOPT: -W0 }
+  grpc:
+    requires: binary
+    command: ["{binary}"]
+    dies_with_gateway: true
 `,
     );
     const runtimes = new RuntimeRegistry();
     runtimes.loadFile(file);
     const ruby = runtimes.resolve("ruby-default");
     expect(ruby).toMatchObject({ name: "ruby", requires: "entry", command: ["ruby", "{entry}", "{args}"] });
+    expect(ruby.dies_with_gateway).toBe(false);
+    expect(runtimes.resolve("grpc").dies_with_gateway).toBe(true);
     expect(ruby.env).toEqual({ RUBYOPT: "-W0" });
     expect(runtimes.list().find((r) => r.name === "ruby")!.source).toBe(file);
     // The built-ins stay.
@@ -199,9 +205,12 @@ describe("buildLaunchCommand", () => {
   test("buildLaunchCommand runs a bun entry with the given bun command and adds its env", () => {
     const dir = providerDir();
     const m = manifest("code: w\nentry: ./server.ts\nargs: [--dev]\n");
-    const { cmd, env } = buildLaunchCommand(registry.resolve("bun"), input(m, dir));
-    expect(cmd).toEqual(["/opt/gateway/gateway", "run", join(dir, "server.ts"), "--dev"]);
+    const { cmd, env, diesWithParent } = buildLaunchCommand(registry.resolve("bun"), input(m, dir));
+    expect(cmd).toEqual(["/opt/gateway/gateway", "run", "--no-orphans", join(dir, "server.ts"), "--dev"]);
     expect(env).toEqual({ BUN_BE_BUN: "1", PATH: "/nonexistent", PORT: "4567" });
+    // --no-orphans ends the provider with the gateway: no setpriv wrapper for it; other runtimes get one.
+    expect(diesWithParent).toBe(true);
+    expect(buildLaunchCommand(registry.resolve("exec"), input(manifest("code: w\nbinary: /bin/true\n"), dir)).diesWithParent).toBe(false);
   });
 
   test("buildLaunchCommand lets the provider's env win over the runtime's env", () => {

@@ -734,29 +734,54 @@ describe("the gateway's own signals", () => {
     expect(lines.join("\n")).toContain('Ending provider "x"');
   });
 
-  test("with setpriv, a provider dies with its gateway: SIGKILL the gateway and the provider is gone within a second", async () => {
-    if (!existsSync("/usr/bin/setpriv")) {
-      console.warn("skipped: no /usr/bin/setpriv on this machine");
-      return;
-    }
-    const space = makeSpace();
-    addEchoProvider(space, "bound");
-    const gw = await spawnGateway(serveArgs(space), { urlFrom: "json" });
-    const view = await waitForStatus(gw.url, "bound", "ready");
-    gw.proc.kill("SIGKILL");
-    await gw.proc.exited;
-    const killed = Date.now();
-    await waitFor("the provider to die with its gateway", () => !isAlive(view.pid!), {
-      timeoutMs: 1000,
-      intervalMs: 10,
-    });
-    expect(Date.now() - killed).toBeLessThan(1000);
-  });
+  // Two ways to die with the gateway: the Bun runtime runs `bun run --no-orphans` (the provider
+  // arms the parent-death signal itself); any other command is wrapped in `setpriv --pdeathsig`.
+  test.each([
+    ["the bun runtime (--no-orphans, no wrapper)", "bun"],
+    ["an exec runtime (setpriv --pdeathsig)", "exec"],
+  ])(
+    "a provider of %s dies with its gateway: SIGKILL the gateway and it is gone within a second",
+    async (_, runtime) => {
+      if (runtime === "exec" && !existsSync("/usr/bin/setpriv")) {
+        console.warn("skipped: no /usr/bin/setpriv on this machine");
+        return;
+      }
+      const space = makeSpace();
+      if (runtime === "bun") addEchoProvider(space, "bound");
+      else
+        addEchoProvider(space, "bound", {
+          runtime: "exec",
+          binary: BUN,
+          args: ["run", "./echo.ts"],
+          entry: undefined,
+        });
+      const gw = await spawnGateway(serveArgs(space), { urlFrom: "json" });
+      const view = await waitForStatus(gw.url, "bound", "ready");
+      // The provider's own process, not a wrapper that is still running.
+      const cmdline = readFileSync(`/proc/${view.pid}/cmdline`, "utf8").split("\0");
+      expect(cmdline.some((arg) => arg.endsWith("echo.ts"))).toBe(true);
+      expect(cmdline.includes("--no-orphans")).toBe(runtime === "bun");
+      gw.proc.kill("SIGKILL");
+      await gw.proc.exited;
+      const killed = Date.now();
+      await waitFor("the provider to die with its gateway", () => !isAlive(view.pid!), {
+        timeoutMs: 1000,
+        intervalMs: 10,
+      });
+      expect(Date.now() - killed).toBeLessThan(1000);
+    },
+  );
 
-  test("with setpriv, providers of a long-running gateway do not die while it lives, through restarts and probes", async () => {
+  test("providers of a long-running gateway do not die while it lives, through restarts and probes", async () => {
     const space = makeSpace();
     addEchoProvider(space, "steady", { health: { path: "/health", interval: "100ms" } });
-    addEchoProvider(space, "bouncy");
+    // One of each way of dying with the gateway: bun --no-orphans (steady), setpriv (bouncy).
+    addEchoProvider(space, "bouncy", {
+      runtime: "exec",
+      binary: BUN,
+      args: ["run", "./echo.ts"],
+      entry: undefined,
+    });
     const gw = await spawnGateway(serveArgs(space), { urlFrom: "json" });
     const steady = await waitForStatus(gw.url, "steady", "ready");
     await waitForStatus(gw.url, "bouncy", "ready");

@@ -123,7 +123,7 @@ export const bunAdapter: RuntimeAdapter = {
   raw: bunRawSockets,
 
   spawn(options: SpawnOptions): ChildProcess {
-    const prefix = parentDeathPrefix();
+    const prefix = options.diesWithParent ? [] : parentDeathPrefix();
     if (prefix.length > 0) requireExecutable(options);
     const proc = Bun.spawn({
       cmd: [...prefix, ...options.cmd],
@@ -145,7 +145,7 @@ export const bunAdapter: RuntimeAdapter = {
       stdout: proc.stdout,
       stderr: proc.stderr,
       exited,
-      diesWithParent: prefix.length > 0,
+      diesWithParent: options.diesWithParent === true || prefix.length > 0,
     };
   },
 

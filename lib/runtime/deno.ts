@@ -67,7 +67,13 @@ export const denoAdapter: RuntimeAdapter = {
     const exited = child.status.then(
       (status): ExitInfo => ({ code: status.signal ? null : status.code, signal: status.signal }),
     );
-    return { pid: child.pid, stdout: child.stdout, stderr: child.stderr, exited, diesWithParent: false };
+    return {
+      pid: child.pid,
+      stdout: child.stdout,
+      stderr: child.stderr,
+      exited,
+      diesWithParent: options.diesWithParent === true,
+    };
   },
 
   killGroup(pid, signal) {

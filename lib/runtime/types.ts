@@ -4,6 +4,8 @@ export interface SpawnOptions {
   cmd: string[];
   cwd: string;
   env: Record<string, string>;
+  /** The command arms its own parent-death signal: the adapter adds no wrapper for it. */
+  diesWithParent?: boolean;
 }
 
 export interface ExitInfo {

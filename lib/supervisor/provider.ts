@@ -207,7 +207,12 @@ export class ProviderSupervisor {
         bun: this.#deps.adapter.bunCommand(),
       });
       this.#log.debug("spawning", { cmd: launch.cmd.join(" ") });
-      child = this.#deps.adapter.spawn({ cmd: launch.cmd, cwd: this.dir, env: launch.env });
+      child = this.#deps.adapter.spawn({
+        cmd: launch.cmd,
+        cwd: this.dir,
+        env: launch.env,
+        diesWithParent: launch.diesWithParent,
+      });
       this.port = port;
     } catch (error) {
       const message =
