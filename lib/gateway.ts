@@ -246,6 +246,29 @@ export class Gateway {
     await Promise.all([...this.#startable()].map((entry) => entry.supervisor.settled()));
   }
 
+  /**
+   * Resolves once no provider is starting, or after `maxMs` at the latest: the end of a
+   * start-up wave (a provider that waits for a dependency is not starting yet).
+   */
+  startupWaveOver(maxMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const over = () => {
+        if ([...this.providers.values()].some((entry) => entry.supervisor.status === "starting"))
+          return false;
+        done();
+        return true;
+      };
+      const done = () => {
+        clearTimeout(timer);
+        unsubscribe();
+        resolve();
+      };
+      const timer = setTimeout(done, maxMs);
+      const unsubscribe = this.subscribe(over);
+      over();
+    });
+  }
+
   /** Stops every provider, dependents before their dependencies. */
   async stop(): Promise<void> {
     // A provider still waiting for a dependency must not start once stopping has begun.

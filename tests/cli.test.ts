@@ -9,11 +9,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
 import packageJson from "../package.json" with { type: "json" };
+import { buildGateway } from "../scripts/build.ts";
 import {
   addEchoProvider,
   addGrandchildProvider,
   addProvider,
-  BUN,
   cleanup,
   getProvider,
   getProviders,
@@ -303,14 +303,7 @@ describe("compiled binary", () => {
     // No ./gateway, or older than the sources: build one of our own rather than test a stale one.
     buildDir = mkdtempSync(join(tmpdir(), "gateway-build-"));
     binary = join(buildDir, "gateway");
-    const build = Bun.spawn({
-      cmd: [BUN, "build", "--compile", "main.ts", "--outfile", binary],
-      cwd: REPO_ROOT,
-      stdout: "pipe",
-      stderr: "pipe",
-    });
-    const [code, stderr] = await Promise.all([build.exited, new Response(build.stderr).text()]);
-    if (code !== 0) throw new Error(`bun build --compile failed (${code}): ${stderr}`);
+    await buildGateway(binary);
   }, 300_000);
 
   afterAll(() => {

@@ -8,9 +8,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, setDefaultTimeout, te
 import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { buildGateway } from "../scripts/build.ts";
 import {
   addEchoProvider,
-  BUN,
   cleanup,
   makeSpace,
   REPO_ROOT,
@@ -90,14 +90,7 @@ describe("/docs in headless Chromium, offline", () => {
       return;
     }
     binary = join(buildDir, "gateway");
-    const build = Bun.spawn({
-      cmd: [BUN, "build", "--compile", "--minify-syntax", "main.ts", "--outfile", binary],
-      cwd: REPO_ROOT,
-      stdout: "pipe",
-      stderr: "pipe",
-    });
-    const [code, stderr] = await Promise.all([build.exited, new Response(build.stderr).text()]);
-    if (code !== 0) throw new Error(`bun build --compile failed (${code}): ${stderr}`);
+    await buildGateway(binary);
   }, 300_000);
 
   afterAll(() => {

@@ -23,7 +23,7 @@ import { stringify as stringifyYaml } from "yaml";
 import { type RunningGateway, startGateway } from "../lib/commands/serve.ts";
 import type { Config } from "../lib/config.ts";
 import { Logger } from "../lib/logger.ts";
-import { runtime } from "../lib/runtime/index.ts";
+import { type RuntimeAdapter, runtime } from "../lib/runtime/index.ts";
 import type { ProviderView } from "../lib/supervisor/status.ts";
 
 export const REPO_ROOT = resolve(import.meta.dir, "..");
@@ -369,11 +369,15 @@ export function testConfig(space: Space, overrides: Partial<Config> = {}): Confi
 }
 
 /** Starts a gateway in this process on an ephemeral port; {@link cleanup} shuts it down. */
-export async function startInProcess(space: Space, overrides: Partial<Config> = {}): Promise<TestGateway> {
+export async function startInProcess(
+  space: Space,
+  overrides: Partial<Config> = {},
+  adapter: RuntimeAdapter = runtime,
+): Promise<TestGateway> {
   const logs: string[] = [];
   const config = testConfig(space, overrides);
   const logger = new Logger({ level: "debug", format: "json", write: (line) => logs.push(line) });
-  const running = await startGateway(config, runtime, { version: "0.0.0-test", logger });
+  const running = await startGateway(config, adapter, { version: "0.0.0-test", logger });
   stoppers.push(() => running.shutdown());
   return { ...running, url: running.gateway.url, logs };
 }

@@ -210,7 +210,10 @@ describe("buildLaunchCommand", () => {
     expect(env).toEqual({ BUN_BE_BUN: "1", PATH: "/nonexistent", PORT: "4567" });
     // --no-orphans ends the provider with the gateway: no setpriv wrapper for it; other runtimes get one.
     expect(diesWithParent).toBe(true);
-    expect(buildLaunchCommand(registry.resolve("exec"), input(manifest("code: w\nbinary: /bin/true\n"), dir)).diesWithParent).toBe(false);
+    expect(
+      buildLaunchCommand(registry.resolve("exec"), input(manifest("code: w\nbinary: /bin/true\n"), dir))
+        .diesWithParent,
+    ).toBe(false);
   });
 
   test("buildLaunchCommand lets the provider's env win over the runtime's env", () => {

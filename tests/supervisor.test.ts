@@ -6,6 +6,7 @@
 import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { chmodSync, copyFileSync, mkdirSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { runtime } from "../lib/runtime/index.ts";
 import {
   addEchoProvider,
   addGrandchildProvider,
@@ -423,5 +424,40 @@ describe("stopping", () => {
     expect(
       gw.logs.some((line) => line.includes("did not stop within stop_timeout") && line.includes("stubborn")),
     ).toBe(true);
+  });
+});
+
+describe("the end of the start-up wave", () => {
+  test("startupDone runs once, when no provider is starting any more, not before", async () => {
+    const space = makeSpace();
+    addEchoProvider(space, "one");
+    addEchoProvider(space, "two");
+    const statusesAtDone: string[][] = [];
+    let gateway: { views(): Array<{ status: string }> } | undefined;
+    const adapter = {
+      ...runtime,
+      startupDone: () => {
+        statusesAtDone.push(gateway ? gateway.views().map((view) => view.status) : ["not started"]);
+      },
+    };
+    const gw = await startInProcess(space, {}, adapter);
+    gateway = gw.gateway;
+    await waitForStatus(gw.url, "one", "ready");
+    await waitForStatus(gw.url, "two", "ready");
+    await waitFor("startupDone", () => statusesAtDone.length > 0);
+    await Bun.sleep(200);
+    expect(statusesAtDone).toEqual([["ready", "ready"]]);
+  });
+
+  test("startupWaveOver gives up waiting after its limit while a provider is still starting", async () => {
+    const space = makeSpace();
+    // /health answers 503 until a file that never appears exists.
+    addEchoProvider(space, "slow", { env: { READY_FLAG: join(space.root, "never") } });
+    const gw = await startInProcess(space);
+    const started = performance.now();
+    await gw.gateway.startupWaveOver(300);
+    const waited = performance.now() - started;
+    expect(waited).toBeGreaterThanOrEqual(250);
+    expect((await getProvider(gw.url, "slow")).status).toBe("starting");
   });
 });

@@ -19,11 +19,11 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
+import { buildGateway } from "../../scripts/build.ts";
 
 const N = Number(process.env.N ?? 50);
 const ROUNDS = Number(process.env.ROUNDS ?? 5);
 const RECOVERIES = Number(process.env.RECOVERIES ?? 10);
-const REPO = resolve(import.meta.dir, "../..");
 const FIXTURE = join(import.meta.dir, "fixture.ts");
 const FLOOR = join(import.meta.dir, "floor.sh");
 const COMPARE = process.env.COMPARE ? resolve(process.env.COMPARE) : undefined;
@@ -52,16 +52,10 @@ function freePorts(count: number): number[] {
   return ports;
 }
 
-async function buildGateway(): Promise<string> {
+async function gatewayUnderTest(): Promise<string> {
   if (process.env.GATEWAY) return resolve(process.env.GATEWAY);
   const out = join(work, "gateway");
-  const build = Bun.spawn({
-    cmd: [process.execPath, "build", "--compile", "--minify-syntax", "main.ts", "--outfile", out],
-    cwd: REPO,
-    stdout: "ignore",
-    stderr: "pipe",
-  });
-  if ((await build.exited) !== 0) throw new Error(`build failed: ${await new Response(build.stderr).text()}`);
+  await buildGateway(out);
   return out;
 }
 
@@ -286,7 +280,7 @@ async function recoveries(gateway: string, bunCmd: string, env: Record<string, s
 }
 
 async function main(): Promise<void> {
-  const gateway = await buildGateway();
+  const gateway = await gatewayUnderTest();
   // The gateway runs `bun` providers with its own executable as the bun CLI; the floor does the same.
   const bunEnv = { BUN_BE_BUN: "1" };
   console.log(`gateway ${gateway}; N=${N}; rounds ${ROUNDS}; work dir ${work}`);

@@ -13,6 +13,8 @@ import { watchProviders } from "./watch-providers.ts";
 
 /** How long in-flight requests may take to finish once a stop signal arrives. */
 const DRAIN_TIMEOUT_MS = 10_000;
+/** The JIT gets its normal policy back at the end of the start-up wave, or this long after start at the latest. */
+const STARTUP_JIT_MAX_MS = 3000;
 
 type App = ReturnType<typeof createApp>;
 
@@ -40,6 +42,9 @@ export async function startGateway(
   const host = server.hostname.includes(":") ? `[${server.hostname}]` : server.hostname;
   gateway.url = `http://${host}:${server.port}`;
   gateway.start();
+  // The JIT waits for the end of the start-up wave: during it, compiling run-once code on a
+  // second core only slows the providers starting (scripts/build.ts).
+  void gateway.startupWaveOver(STARTUP_JIT_MAX_MS).then(() => adapter.startupDone());
   let stopping: Promise<void> | undefined;
   const shutdown = () => {
     stopping ??= (async () => {

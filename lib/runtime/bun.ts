@@ -190,6 +190,10 @@ export const bunAdapter: RuntimeAdapter = {
     return { cmd: [process.execPath], env: { BUN_BE_BUN: "1" } };
   },
 
+  startupDone() {
+    Bun.unsafe.setJITPolicy(1);
+  },
+
   args() {
     return process.argv.slice(2);
   },

@@ -110,6 +110,10 @@ export const denoAdapter: RuntimeAdapter = {
     return { cmd: [existsSync(local) ? local : "bun"], env: {} };
   },
 
+  startupDone() {
+    // Deno's JIT has no policy to restore.
+  },
+
   args() {
     return Deno.args;
   },

@@ -60,6 +60,12 @@ export interface RuntimeAdapter {
   onSignal(signal: SignalName, handler: () => void): void;
   /** The command line and extra env that run the `bun` CLI (the gateway's own Bun when possible). */
   bunCommand(): { cmd: string[]; env: Record<string, string> };
+  /**
+   * The start-up burst is over (no provider is starting): from now on the gateway's code runs
+   * hot (proxying), so the JIT may compile at its normal pace again. A compiled Bun gateway
+   * starts with a reluctant JIT (scripts/build.ts); elsewhere this does nothing.
+   */
+  startupDone(): void;
   /** Command-line arguments after the program (and script) name. */
   args(): string[];
   exit(code: number): never;

@@ -1,0 +1,47 @@
+/**
+ * Builds the single executable: `bun scripts/build.ts [outfile]` (default ./gateway). The one
+ * place that knows the build flags; `npm run build`, the tests that build a binary of their own
+ * and the benchmarks all come through here.
+ */
+import { resolve } from "node:path";
+
+const REPO = resolve(import.meta.dir, "..");
+
+export const BUILD_FLAGS = [
+  "--compile",
+  // Precompiled bytecode: the modules load without parsing (boot about 3× faster).
+  "--bytecode",
+  "--minify-syntax",
+  // The JIT starts 20× more reluctant to tier up, so the run-once code of start-up (module
+  // loading, manifests, 50 spawns) is not compiled on a second core while the providers need
+  // it; the gateway sets the normal policy back once no provider is starting
+  // (RuntimeAdapter.startupDone). Measured: 100 → 62 ms of CPU to start 50 providers.
+  "--compile-jit-policy",
+  "20",
+  // The gateway's environment is the one it was started with: no .env or bunfig.toml from the
+  // working directory (Bun's default for executables would read both).
+  "--no-compile-autoload-dotenv",
+  "--no-compile-autoload-bunfig",
+];
+
+/** Builds the gateway into `outfile`; throws with Bun's output on failure. */
+export async function buildGateway(outfile: string, bun = process.execPath): Promise<void> {
+  const build = Bun.spawn({
+    cmd: [bun, "build", ...BUILD_FLAGS, "main.ts", "--outfile", outfile],
+    cwd: REPO,
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const [code, stdout, stderr] = await Promise.all([
+    build.exited,
+    new Response(build.stdout).text(),
+    new Response(build.stderr).text(),
+  ]);
+  if (code !== 0) throw new Error(`bun build failed (exit ${code}):\n${stdout}${stderr}`);
+}
+
+if (import.meta.main) {
+  const outfile = resolve(process.argv[2] ?? resolve(REPO, "gateway"));
+  await buildGateway(outfile);
+  console.log(`built ${outfile}`);
+}
