@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
 # The floor for the start-up benchmark: what a plain shell script needs to start the same
-# providers and see them all healthy. Starts `BUN run fixture.ts` once per port (each in its own
-# session, as the gateway does), polls every /health in parallel over bash's /dev/tcp (no process
-# per poll) every 10 ms, and prints "ready" once all answered 200. Then waits to be killed; the
+# providers and see them all healthy. Starts `BUN run fixture.ts` once per port, each in its own
+# process group as the gateway does (by job control, so no extra program such as setsid per
+# provider), polls every /health in parallel over bash's /dev/tcp (no process per poll) every
+# 10 ms, and prints "ready" once all answered 200. Then waits to be killed; the
 # caller ends the process groups listed on the first line ("pids ...").
 # Usage: floor.sh BUN FIXTURE_DIR PORT...
 set -u
+# Job control: each background job gets its own process group.
+set -m
 bun="$1" dir="$2"
 shift 2
 pids=()
 for port in "$@"; do
-  (cd "$dir" && PORT="$port" exec setsid "$bun" run ./fixture.ts >/dev/null 2>&1) &
+  (cd "$dir" && PORT="$port" exec "$bun" run ./fixture.ts >/dev/null 2>&1) &
   pids+=("$!")
 done
 echo "pids ${pids[*]}"
