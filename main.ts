@@ -2,6 +2,8 @@
  * gateway: flags → config → command. The only place that exits the process.
  */
 
+// First, so zod is configured before any module parses with it.
+import "./lib/zod-setup.ts";
 import { check } from "./lib/commands/check.ts";
 import { healthcheck } from "./lib/commands/healthcheck.ts";
 import { providersCommand } from "./lib/commands/providers.ts";

@@ -10,7 +10,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { Logger } from "../lib/logger.ts";
-import { reapOrphans } from "../lib/supervisor/ledger.ts";
+import { ProcessLedger, readProcStat, reapOrphans } from "../lib/supervisor/ledger.ts";
 import { LineBudget, LogRing, readLines } from "../lib/supervisor/logs.ts";
 import { boundedLineWriter } from "../lib/supervisor/output.ts";
 import {
@@ -665,6 +665,32 @@ describe("the gateway's own signals", () => {
     expect(ended).toBeGreaterThan(-1);
     expect(ended).toBeLessThan(spawned);
     expect((await request(`${second.url}/api/v1/held/items`)).status).toBe(200);
+  });
+
+  test("the ledger records a spawned child with its /proc start time when it writes, and drops a pid that is gone or not its child", async () => {
+    const space = makeSpace();
+    const file = join(space.root, "ledger.json");
+    const ledger = new ProcessLedger(file);
+    const child = Bun.spawn({ cmd: ["sleep", "30"], detached: true, stdout: "ignore" });
+    const gone = Bun.spawn({ cmd: ["true"], stdout: "ignore" });
+    await gone.exited;
+    try {
+      ledger.add("child", child.pid);
+      ledger.add("gone", gone.pid);
+      // Not a child of this process: a pid someone else may own now.
+      ledger.add("stranger", process.ppid);
+      ledger.flush();
+      const written = JSON.parse(readFileSync(file, "utf8")) as { processes: Array<Record<string, unknown>> };
+      expect(written.processes).toEqual([
+        { code: "child", pid: child.pid, startTime: readProcStat(child.pid)!.startTime },
+      ]);
+      ledger.remove(child.pid);
+      ledger.flush();
+      expect(JSON.parse(readFileSync(file, "utf8")).processes).toEqual([]);
+    } finally {
+      child.kill("SIGKILL");
+      ledger.clear();
+    }
   });
 
   test("a ledger entry whose start time does not match is not signalled, one that matches is", async () => {

@@ -387,6 +387,20 @@ describe("restarts", () => {
 });
 
 describe("stopping", () => {
+  test("a stop that comes while a restart is stopping the old process wins: nothing is started again", async () => {
+    const space = makeSpace();
+    // Ignores SIGTERM, so the restart's own stop takes the whole stop_timeout: time for the stop to come in.
+    addEchoProvider(space, "torn", { env: { IGNORE_SIGTERM: "1" }, stop_timeout: "1s" });
+    const gw = await startInProcess(space);
+    const before = await waitForStatus(gw.url, "torn", "ready");
+    expect((await request(`${gw.url}/_gateway/providers/torn/restart`, { method: "POST" })).status).toBe(202);
+    expect((await request(`${gw.url}/_gateway/providers/torn/stop`, { method: "POST" })).status).toBe(202);
+    await waitFor("the old process to be gone", () => !isAlive(before.pid!));
+    await Bun.sleep(500);
+    expect((await getProvider(gw.url, "torn")).status).toBe("stopped");
+    expect(markedProcesses(space.marker, "torn")).toEqual([]);
+  });
+
   test("shutdown ends a provider that is still starting", async () => {
     const space = makeSpace();
     addEchoProvider(space, "slow", {

@@ -158,6 +158,14 @@ export const bunAdapter: RuntimeAdapter = {
     }
   },
 
+  freePort() {
+    // Synchronous, unlike node:net's listen/close (two event-loop turns per provider).
+    const listener = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+    const port = listener.port;
+    listener.stop(true);
+    return port;
+  },
+
   async serve(options: ServeOptions): Promise<HttpServer> {
     const server = Bun.serve({
       hostname: options.hostname,

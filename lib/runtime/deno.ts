@@ -33,6 +33,7 @@ interface DenoApi {
     };
   };
   kill(pid: number, signal: string): void;
+  listen(options: { hostname: string; port: number }): { addr: { port: number }; close(): void };
   serve(
     options: {
       hostname: string;
@@ -74,6 +75,13 @@ export const denoAdapter: RuntimeAdapter = {
       exited,
       diesWithParent: options.diesWithParent === true,
     };
+  },
+
+  freePort() {
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = listener.addr.port;
+    listener.close();
+    return port;
   },
 
   killGroup(pid, signal) {

@@ -56,6 +56,8 @@ export interface RuntimeAdapter {
   spawn(options: SpawnOptions): ChildProcess;
   /** Sends `signal` to every process in the group led by `pid`; false if none was there. */
   killGroup(pid: number, signal: "SIGTERM" | "SIGKILL"): boolean;
+  /** A free TCP port on 127.0.0.1, chosen by the kernel (bound and released at once). */
+  freePort(): number;
   serve(options: ServeOptions): Promise<HttpServer>;
   onSignal(signal: SignalName, handler: () => void): void;
   /** The command line and extra env that run the `bun` CLI (the gateway's own Bun when possible). */

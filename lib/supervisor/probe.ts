@@ -1,5 +1,3 @@
-import { connect, createServer } from "node:net";
-
 /** Resolves true when `url` answers 2xx within `timeoutMs`. Never throws. */
 export async function probeHttp(url: string, timeoutMs: number): Promise<boolean> {
   try {
@@ -13,7 +11,9 @@ export async function probeHttp(url: string, timeoutMs: number): Promise<boolean
 }
 
 /** Resolves true when 127.0.0.1:`port` accepts a TCP connection within `timeoutMs`. Never throws. */
-export function probeTcp(port: number, timeoutMs: number): Promise<boolean> {
+export async function probeTcp(port: number, timeoutMs: number): Promise<boolean> {
+  // node:net is loaded on first use: most providers have a health path, and start-up is faster without it.
+  const { connect } = await import("node:net");
   return new Promise((resolve) => {
     const socket = connect({ host: "127.0.0.1", port });
     const done = (ok: boolean) => {
@@ -24,18 +24,5 @@ export function probeTcp(port: number, timeoutMs: number): Promise<boolean> {
     const timer = setTimeout(() => done(false), timeoutMs);
     socket.once("connect", () => done(true));
     socket.once("error", () => done(false));
-  });
-}
-
-/** A free TCP port on 127.0.0.1, chosen by the kernel. */
-export function freePort(): Promise<number> {
-  return new Promise<number>((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
   });
 }

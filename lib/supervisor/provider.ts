@@ -5,7 +5,7 @@ import { buildLaunchCommand, LaunchError, type RuntimeRegistry } from "../runtim
 import { MAGIC_COOKIE, parseHandshake } from "./handshake.ts";
 import type { ProcessLedger } from "./ledger.ts";
 import { LineBudget, LogRing, readLines } from "./logs.ts";
-import { freePort, probeHttp, probeTcp } from "./probe.ts";
+import { probeHttp, probeTcp } from "./probe.ts";
 import { sleep } from "./sleep.ts";
 import type { ProviderStatus, ProviderView, StatusEvent } from "./status.ts";
 
@@ -79,6 +79,8 @@ export class ProviderSupervisor {
   /** While waiting for readiness: ends the pause before the next probe (output was seen). */
   #wake: (() => void) | null = null;
   #outputSeen = false;
+  /** Counts stop() and restart() calls, so a restart does not start again after a later stop. */
+  #stopRequests = 0;
 
   constructor(manifest: Manifest, dir: string, deps: SupervisorDeps) {
     this.manifest = manifest;
@@ -116,15 +118,22 @@ export class ProviderSupervisor {
 
   /** Stops the provider and its whole process tree: SIGTERM, then SIGKILL after `stop_timeout`. */
   async stop(reason = "stop requested"): Promise<void> {
+    this.#stopRequests++;
+    await this.#stopNow(reason);
+  }
+
+  /** Stops, then starts again, unless another stop was asked for meanwhile (say, the gateway's shutdown): that one wins. */
+  async restart(): Promise<void> {
+    const stopRequests = ++this.#stopRequests;
+    await this.#stopNow("restart requested");
+    if (this.#stopRequests === stopRequests) this.start();
+  }
+
+  async #stopNow(reason: string): Promise<void> {
     this.#abort.abort();
     await this.#terminate(reason);
     await this.#loop;
     if (this.status !== "disabled") this.#setStatus("stopped", reason);
-  }
-
-  async restart(): Promise<void> {
-    await this.stop("restart requested");
-    this.start();
   }
 
   view(): ProviderView {
@@ -188,7 +197,7 @@ export class ProviderSupervisor {
     const m = this.manifest;
     let child: ChildProcess;
     try {
-      const port = m.port || (await freePort());
+      const port = m.port || this.#deps.adapter.freePort();
       const env: Record<string, string> = {
         ...this.#deps.baseEnv,
         PORT: String(port),
