@@ -4,11 +4,6 @@
 
 // First, so zod is configured before any module parses with it.
 import "./lib/zod-setup.ts";
-import { check } from "./lib/commands/check.ts";
-import { healthcheck } from "./lib/commands/healthcheck.ts";
-import { providersCommand } from "./lib/commands/providers.ts";
-import { serve } from "./lib/commands/serve.ts";
-import { smoke } from "./lib/commands/smoke.ts";
 import { parseCommandLine, USAGE, UsageError } from "./lib/config.ts";
 import { runtime } from "./lib/runtime/index.ts";
 import packageJson from "./package.json" with { type: "json" };
@@ -33,16 +28,22 @@ async function main(): Promise<number> {
     case "version":
       process.stdout.write(`gateway ${VERSION} (${runtime.name})\n`);
       return 0;
+    // Each command loads only its own modules: `gateway healthcheck` (a container's HEALTHCHECK)
+    // starts without the supervisor or the HTTP app, and `serve` without the others.
     case "healthcheck":
-      return healthcheck(command.url);
+      return (await import("./lib/commands/healthcheck.ts")).healthcheck(command.url);
     case "providers":
-      return providersCommand(command.action, command.code, command.config);
+      return (await import("./lib/commands/providers.ts")).providersCommand(
+        command.action,
+        command.code,
+        command.config,
+      );
     case "check":
-      return check(command.dir, command.config, runtime, VERSION);
+      return (await import("./lib/commands/check.ts")).check(command.dir, command.config, runtime, VERSION);
     case "smoke":
-      return smoke(command.config, runtime, VERSION);
+      return (await import("./lib/commands/smoke.ts")).smoke(command.config, runtime, VERSION);
     case "serve":
-      return serve(command.config, runtime, VERSION);
+      return (await import("./lib/commands/serve.ts")).serve(command.config, runtime, VERSION);
   }
 }
 

@@ -4,7 +4,7 @@ import { type DiscoveredProvider, type DiscoveryResult, discoverProviders } from
 import type { Logger } from "./logger.ts";
 import { namespaceConflict } from "./namespaces.ts";
 import type { OpenApiDocument } from "./openapi/load.ts";
-import { type LoadedSpec, loadSpecFile, loadUpstreamSpec } from "./openapi/spec.ts";
+import type { LoadedSpec } from "./openapi/spec.ts";
 import { watchFiles } from "./openapi/watch.ts";
 import { NamespaceTable, type ProxyTarget } from "./proxy/table.ts";
 import { Registry, RegistryCorruptError } from "./registry.ts";
@@ -13,6 +13,12 @@ import { RuntimeRegistry } from "./runtimes.ts";
 import { ProcessLedger } from "./supervisor/ledger.ts";
 import { ProviderSupervisor } from "./supervisor/provider.ts";
 import type { ProviderView, StatusEvent } from "./supervisor/status.ts";
+
+/**
+ * Spec loading (fetch, YAML, bundling, validation) is loaded on first use, after the providers
+ * have been started: none of it is needed to start them.
+ */
+const loadSpecModule = () => import("./openapi/spec.ts");
 
 /** The longest a ready provider's `/openapi.json` waits for other providers to finish starting. */
 const SPEC_FETCH_MAX_DELAY_MS = 1000;
@@ -367,6 +373,7 @@ export class Gateway {
     const entry = this.providers.get(code);
     if (!entry || entry.discovered.manifest.spec || !entry.supervisor.upstream) return;
     const generation = ++entry.specGeneration;
+    const { loadUpstreamSpec } = await loadSpecModule();
     const loaded = await loadUpstreamSpec(entry.supervisor.upstream);
     if (generation !== entry.specGeneration || this.providers.get(code) !== entry) return;
     // A provider that answers no spec now keeps the one it served before (its paths stay listed).
@@ -378,6 +385,7 @@ export class Gateway {
   async #loadSpecFile(entry: ProviderEntry): Promise<void> {
     const { manifest } = entry.discovered;
     const generation = ++entry.specGeneration;
+    const { loadSpecFile } = await loadSpecModule();
     const loaded = await loadSpecFile(manifest.spec!, entry.discovered.dir);
     if (generation !== entry.specGeneration) return;
     const reload = entry.openapi !== undefined;

@@ -1,7 +1,6 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createApp } from "../../routes/app.ts";
 import type { Config } from "../config.ts";
 import { Gateway } from "../gateway.ts";
 import { Logger } from "../logger.ts";
@@ -16,7 +15,15 @@ const DRAIN_TIMEOUT_MS = 10_000;
 /** The JIT gets its normal policy back at the end of the start-up wave, or this long after start at the latest. */
 const STARTUP_JIT_MAX_MS = 3000;
 
-type App = ReturnType<typeof createApp>;
+type App = ReturnType<typeof import("../../routes/app.ts").createApp>;
+/** The HTTP app, or the promise of it while its modules load. */
+type AppHandle = () => App | Promise<App>;
+
+/** Runs `use` with the app, at once when it is loaded. */
+function withApp<T>(handle: AppHandle, use: (app: App) => T | Promise<T>): T | Promise<T> {
+  const app = handle();
+  return app instanceof Promise ? app.then(use) : use(app);
+}
 
 export interface RunningGateway {
   gateway: Gateway;
@@ -37,11 +44,23 @@ export async function startGateway(
   if (!options.gateway) gateway.load({ persist: options.persistRegistry });
   // Before any provider binds a port: end what a previous run, killed without clean-up, left behind.
   await reapOrphans(gateway.ledger.file, adapter.killGroup, logger);
-  const app = createApp(gateway, { version: options.version });
-  const server = await listen(config, adapter, gateway, app);
+  // The HTTP app (admin API, OpenAPI, docs, with their modules) is not needed to start the
+  // providers: it loads right after they are spawned, and a request that comes first waits for it.
+  let app: App | undefined;
+  let loading: Promise<App> | undefined;
+  const appHandle: AppHandle = () => {
+    if (app) return app;
+    loading ??= import("../../routes/app.ts").then(({ createApp }) => {
+      app = createApp(gateway, { version: options.version });
+      return app;
+    });
+    return loading;
+  };
+  const server = await listen(config, adapter, gateway, appHandle);
   const host = server.hostname.includes(":") ? `[${server.hostname}]` : server.hostname;
   gateway.url = `http://${host}:${server.port}`;
   gateway.start();
+  void appHandle();
   // The JIT waits for the end of the start-up wave: during it, compiling run-once code on a
   // second core only slows the providers starting (scripts/build.ts).
   void gateway.startupWaveOver(STARTUP_JIT_MAX_MS).then(() => adapter.startupDone());
@@ -71,7 +90,7 @@ async function listen(
   config: Config,
   adapter: RuntimeAdapter,
   gateway: Gateway,
-  app: App,
+  app: AppHandle,
 ): Promise<HttpServer> {
   const raw = adapter.raw;
   if (!raw || process.env.GATEWAY_PROXY_MODE === "fetch") {
@@ -79,18 +98,20 @@ async function listen(
       hostname: config.host,
       port: config.port,
       maxRequestBodySize: config.maxBodySize,
-      fetch: (request, context) => app.fetch(request, { context }),
+      fetch: (request, context) => withApp(app, (loaded) => loaded.fetch(request, { context })),
     });
   }
   const socketDir = mkdtempSync(join(tmpdir(), "gateway-"));
   const socketPath = join(socketDir, "app.sock");
   const internal = raw.serveUnix(socketPath, (request, context) =>
-    app.fetch(request, {
-      context: {
-        remoteAddress: request.headers.get(CLIENT_ADDRESS_HEADER) ?? "",
-        keepOpen: context.keepOpen,
-      },
-    }),
+    withApp(app, (loaded) =>
+      loaded.fetch(request, {
+        context: {
+          remoteAddress: request.headers.get(CLIENT_ADDRESS_HEADER) ?? "",
+          keepOpen: context.keepOpen,
+        },
+      }),
+    ),
   );
   let front: RawProxy;
   try {
