@@ -18,6 +18,7 @@ RUN npm ci --no-audit --no-fund
 COPY tsconfig.json main.ts ./
 COPY lib ./lib
 COPY routes ./routes
+COPY scripts/build.ts ./scripts/build.ts
 RUN npm run build && ./gateway --version
 
 # --- runtime -----------------------------------------------------------------------------------
