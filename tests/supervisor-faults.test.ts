@@ -760,6 +760,9 @@ describe("the gateway's own signals", () => {
     expect(lines.join("\n")).toContain('Ending provider "x"');
   });
 
+  /** The echo fixture as an `exec` provider: the gateway wraps it in setpriv --pdeathsig. */
+  const ECHO_UNDER_SETPRIV = { runtime: "exec", binary: BUN, args: ["run", "./echo.ts"], entry: undefined };
+
   // Two ways to die with the gateway: the Bun runtime runs `bun run --no-orphans` (the provider
   // arms the parent-death signal itself); any other command is wrapped in `setpriv --pdeathsig`.
   test.each([
@@ -773,14 +776,7 @@ describe("the gateway's own signals", () => {
         return;
       }
       const space = makeSpace();
-      if (runtime === "bun") addEchoProvider(space, "bound");
-      else
-        addEchoProvider(space, "bound", {
-          runtime: "exec",
-          binary: BUN,
-          args: ["run", "./echo.ts"],
-          entry: undefined,
-        });
+      addEchoProvider(space, "bound", runtime === "bun" ? {} : ECHO_UNDER_SETPRIV);
       const gw = await spawnGateway(serveArgs(space), { urlFrom: "json" });
       const view = await waitForStatus(gw.url, "bound", "ready");
       // The provider's own process, not a wrapper that is still running.
@@ -802,12 +798,7 @@ describe("the gateway's own signals", () => {
     const space = makeSpace();
     addEchoProvider(space, "steady", { health: { path: "/health", interval: "100ms" } });
     // One of each way of dying with the gateway: bun --no-orphans (steady), setpriv (bouncy).
-    addEchoProvider(space, "bouncy", {
-      runtime: "exec",
-      binary: BUN,
-      args: ["run", "./echo.ts"],
-      entry: undefined,
-    });
+    addEchoProvider(space, "bouncy", ECHO_UNDER_SETPRIV);
     const gw = await spawnGateway(serveArgs(space), { urlFrom: "json" });
     const steady = await waitForStatus(gw.url, "steady", "ready");
     await waitForStatus(gw.url, "bouncy", "ready");
