@@ -59,13 +59,16 @@ export function providerRoutes(gateway: Gateway): Hono<AppEnv> {
 
   app.get("/_gateway/runtimes", (c) =>
     c.json({
-      runtimes: gateway.runtimes.list().map(({ name, description, requires, command, source }) => ({
-        name,
-        description,
-        requires,
-        command,
-        source,
-      })),
+      runtimes: gateway.runtimes
+        .list()
+        .map(({ name, description, requires, command, dies_with_gateway, source }) => ({
+          name,
+          description,
+          requires,
+          command,
+          dies_with_gateway,
+          source,
+        })),
     }),
   );
 

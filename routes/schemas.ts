@@ -74,6 +74,8 @@ export const RuntimesSchema = z.strictObject({
       description: z.string(),
       requires: z.enum(["binary", "entry", "nothing"]),
       command: z.array(z.string()),
+      /** The command ends itself when the gateway dies, so it is not wrapped in setpriv. */
+      dies_with_gateway: z.boolean(),
       source: z.string(),
     }),
   ),
