@@ -133,6 +133,8 @@ export class Gateway {
     const fresh: ProviderEntry[] = [];
     const mounted: Array<{ code: string; namespace: string }> = [];
     const now = new Date().toISOString();
+    // One copy of the gateway's environment for all new entries (read, never written).
+    const baseEnv = providerBaseEnv();
     let registryChanged = false;
     this.providers.clear();
     for (const discovered of found.providers) {
@@ -156,7 +158,7 @@ export class Gateway {
         continue;
       }
       if (old) retired.push(old);
-      const entry = this.#createEntry(discovered, enabled, mounted);
+      const entry = this.#createEntry(discovered, enabled, mounted, baseEnv);
       this.providers.set(manifest.code, entry);
       fresh.push(entry);
     }
@@ -182,6 +184,7 @@ export class Gateway {
     discovered: DiscoveredProvider,
     enabled: boolean,
     mounted: Array<{ code: string; namespace: string }>,
+    baseEnv: Readonly<Record<string, string>>,
   ): ProviderEntry {
     const { manifest } = discovered;
     const supervisor = new ProviderSupervisor(manifest, discovered.dir, {
@@ -189,7 +192,7 @@ export class Gateway {
       runtimes: this.runtimes,
       logger: this.#log,
       gatewayUrl: () => this.url,
-      baseEnv: providerBaseEnv(),
+      baseEnv,
       onStatus: (event) => this.#onStatus(event),
       ledger: this.ledger,
     });

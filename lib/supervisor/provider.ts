@@ -16,7 +16,7 @@ export interface SupervisorDeps {
   /** The gateway's own URL, given to providers as CORE_GATEWAY_URL. */
   gatewayUrl: () => string;
   /** The environment every provider inherits (the gateway's own). */
-  baseEnv: Record<string, string>;
+  baseEnv: Readonly<Record<string, string>>;
   onStatus: (event: StatusEvent) => void;
   /** Records running process groups so a later run can end them if this gateway is SIGKILLed. */
   ledger?: ProcessLedger;
