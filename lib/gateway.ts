@@ -262,8 +262,7 @@ export class Gateway {
   startupWaveOver(maxMs: number): Promise<void> {
     return new Promise((resolve) => {
       const over = () => {
-        if ([...this.providers.values()].some((entry) => entry.supervisor.status === "starting"))
-          return false;
+        if (this.#anyStarting()) return false;
         done();
         return true;
       };
@@ -319,6 +318,11 @@ export class Gateway {
     return () => this.#listeners.delete(listener);
   }
 
+  #anyStarting(): boolean {
+    for (const entry of this.providers.values()) if (entry.supervisor.status === "starting") return true;
+    return false;
+  }
+
   *#startable(): Iterable<ProviderEntry> {
     for (const entry of this.providers.values()) {
       if (entry.launchable && entry.supervisor.status !== "disabled") yield entry;
@@ -356,8 +360,7 @@ export class Gateway {
    * providers, and fetching, parsing and validating specs then would only slow the wave down.
    */
   #fetchSpecsSoon(): void {
-    const starting = [...this.providers.values()].some((entry) => entry.supervisor.status === "starting");
-    if (starting) {
+    if (this.#anyStarting()) {
       this.#specFetchTimer ??= setTimeout(() => this.#fetchWaitingSpecs(), SPEC_FETCH_MAX_DELAY_MS);
       return;
     }

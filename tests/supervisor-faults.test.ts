@@ -10,6 +10,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { Logger } from "../lib/logger.ts";
+import { runtime } from "../lib/runtime/index.ts";
 import { ProcessLedger, readProcStat, reapOrphans } from "../lib/supervisor/ledger.ts";
 import { LineBudget, LogRing, readLines } from "../lib/supervisor/logs.ts";
 import { boundedLineWriter } from "../lib/supervisor/output.ts";
@@ -619,7 +620,7 @@ describe("the gateway's own signals", () => {
 
   test("SIGKILL, then a new start on the same dir ends what the first left (grandchildren too) before its providers bind their ports", async () => {
     const space = makeSpace();
-    const port = await freeTcpPort();
+    const port = runtime.freePort();
     // The server is the shell's child: killing the shell alone leaves it holding the fixed port.
     addProvider(
       space,
@@ -684,6 +685,9 @@ describe("the gateway's own signals", () => {
       expect(written.processes).toEqual([
         { code: "child", pid: child.pid, startTime: readProcStat(child.pid)!.startTime },
       ]);
+      ledger.remove(child.pid);
+      // Added again and removed before any write (the process still runs): never written.
+      ledger.add("child", child.pid);
       ledger.remove(child.pid);
       ledger.flush();
       expect(JSON.parse(readFileSync(file, "utf8")).processes).toEqual([]);
@@ -823,11 +827,3 @@ describe("the gateway's own signals", () => {
     expect(isAlive(steady.pid!)).toBe(true);
   });
 });
-
-/** A TCP port nothing listens on right now. */
-async function freeTcpPort(): Promise<number> {
-  const server = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const port = server.port;
-  server.stop(true);
-  return port;
-}

@@ -20,6 +20,7 @@ import { DocumentCache } from "../../lib/openapi/cache.ts";
 import { mergeSpecs, type ProviderInput } from "../../lib/openapi/merge.ts";
 import { type LoadedSpec, loadSpecFile } from "../../lib/openapi/spec.ts";
 import { validateSpec } from "../../lib/openapi/validate.ts";
+import { bunAdapter } from "../../lib/runtime/bun.ts";
 import { GATEWAY_COMPONENTS, GATEWAY_PATHS, GATEWAY_TAG_OBJECT } from "../../routes/openapi-gateway-paths.ts";
 
 const SPECS = Number(process.env.SPECS ?? 50);
@@ -220,12 +221,7 @@ writeFileSync(
   "code: static\nname: Static\nelement: { tag: core-static, source: ./assets/element.js }\n",
 );
 
-const port = (() => {
-  const probe = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const free = probe.port;
-  probe.stop(true);
-  return free;
-})();
+const port = bunAdapter.freePort();
 const gateway = Bun.spawn({
   cmd: [
     GATEWAY,

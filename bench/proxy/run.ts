@@ -9,6 +9,7 @@
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { bunAdapter } from "../../lib/runtime/bun.ts";
 
 const ROUNDS = Number(process.env.ROUNDS ?? 5);
 const SECONDS = Number(process.env.SECONDS ?? 4);
@@ -17,13 +18,6 @@ const work = mkdtempSync(join(tmpdir(), "gateway-bench-"));
 // nginx workers run as nobody: they must be able to read the 1 GiB file in here.
 chmodSync(work, 0o755);
 const children: Array<{ kill(signal?: number | NodeJS.Signals): void; pid: number }> = [];
-
-function freePortSync(): number {
-  const server = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const port = server.port;
-  server.stop(true);
-  return port;
-}
 
 async function waitFor(url: string, seconds = 60): Promise<void> {
   const until = Date.now() + seconds * 1000;
@@ -57,7 +51,7 @@ function rssMb(pid: number): number {
 }
 
 // ---- a body sink that counts what it is sent (nginx answers uploads before reading them) -----
-const sinkPort = freePortSync();
+const sinkPort = bunAdapter.freePort();
 writeFileSync(
   join(work, "sink.ts"),
   `Bun.serve({ hostname: "127.0.0.1", port: Number(process.argv[2]), maxRequestBodySize: Number.MAX_SAFE_INTEGER,
@@ -70,7 +64,7 @@ writeFileSync(
 start([process.execPath, join(work, "sink.ts"), String(sinkPort)], "sink");
 
 // ---- upstream: nginx, one worker, a small JSON answer, a 1 GiB file, uploads to the sink ---
-const upPort = freePortSync();
+const upPort = bunAdapter.freePort();
 const bigFile = join(work, "big.bin");
 Bun.spawnSync(["truncate", "-s", "1G", bigFile]);
 mkdirSync(join(work, "up"), { recursive: true });
@@ -89,7 +83,7 @@ http { access_log off; client_body_temp_path ${work}/up;
 start(["nginx", "-c", join(work, "up", "nginx.conf"), "-g", "daemon off;"], "upstream");
 
 // ---- nginx as a proxy, one worker, upstream keepalive ---------------------------------------
-const nginxPort = freePortSync();
+const nginxPort = bunAdapter.freePort();
 mkdirSync(join(work, "ngx"), { recursive: true });
 writeFileSync(
   join(work, "ngx", "nginx.conf"),
@@ -105,7 +99,7 @@ http { access_log off; client_body_temp_path ${work}/ngx; proxy_temp_path ${work
 start(["nginx", "-c", join(work, "ngx", "nginx.conf"), "-g", "daemon off;"], "nginx");
 
 // ---- Caddy reverse_proxy ---------------------------------------------------------------------
-const caddyPort = freePortSync();
+const caddyPort = bunAdapter.freePort();
 writeFileSync(
   join(work, "Caddyfile"),
   `{
@@ -137,12 +131,12 @@ function providersDir(name: string, count: number): string {
   }
   return dir;
 }
-const gatewayPort = freePortSync();
+const gatewayPort = bunAdapter.freePort();
 const gateway = start(
   [GATEWAY, "--providers-dir", providersDir("one", 1), "--port", String(gatewayPort), "--log-level", "warn"],
   "gateway",
 );
-const gateway1000Port = freePortSync();
+const gateway1000Port = bunAdapter.freePort();
 const gateway1000 = start(
   [
     GATEWAY,

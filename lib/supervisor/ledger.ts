@@ -58,8 +58,9 @@ export class ProcessLedger {
   }
 
   remove(pid: number): void {
-    const pending = this.#pending.delete(pid);
-    if (this.#records.delete(pid) || pending) this.#schedule();
+    // A pid still pending was never written: forgetting it is enough.
+    this.#pending.delete(pid);
+    if (this.#records.delete(pid)) this.#schedule();
   }
 
   /** Removes the file (clean stop: nothing is left running). */
