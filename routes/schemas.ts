@@ -44,6 +44,8 @@ export const ProviderSchema = z.strictObject({
   pid: z.number().int().nullable(),
   port: z.number().int().nullable(),
   restarts: z.number().int(),
+  next_restart_at: z.string().nullable().describe("While restarting: when the next start is due (ISO 8601)"),
+  next_restart_reason: z.string().nullable().describe("While restarting: why, and how the delay was chosen"),
   version: z.string().nullable(),
   element: z.strictObject({ tag: z.string(), url: z.string() }).nullable(),
   last_error: z.string().nullable(),

@@ -30,11 +30,17 @@ type RunOutcome =
   | { kind: "unhealthy" }
   | { kind: "stopped" };
 
-/** First restart delay; doubled each consecutive restart, with ±20% jitter. */
+/**
+ * Restart delays: 100 ms, doubled for each run in a row that did not serve for SERVED_MS (a
+ * start that failed, or a death soon after becoming ready), up to 30 s, with ±20% jitter. A run
+ * that served SERVED_MS or more resets it, so a provider killed while serving (the OOM killer, an
+ * operator) is back after 100 ms plus its own start time, however often it happens; one that
+ * dies as soon as it is up backs off to a restart every 30 s and never spins a core. The same
+ * rule as supervisord's `startsecs` (1 s) and Docker's doubling delay, with supervisord's window.
+ */
 const BACKOFF_START_MS = 100;
 const BACKOFF_CAP_MS = 30_000;
-/** Ready this long and the consecutive-restart count (backoff and budget) starts again. */
-const STABLE_AFTER_MS = 60_000;
+const SERVED_MS = 1000;
 /**
  * Output read from each of a provider's pipes per second, at most: past it the gateway stops
  * reading for a moment and the provider's own writes block, so a flood costs a bounded share of
@@ -63,6 +69,8 @@ export class ProviderSupervisor {
   pid: number | null = null;
   restarts = 0;
   lastError: string | null = null;
+  /** While `restarting`: when the next start is due and why. */
+  nextRestart: { at: number; reason: string } | null = null;
   /** `http://127.0.0.1:PORT` while a process is up; read by the proxy. */
   upstream: string | null = null;
 
@@ -71,7 +79,12 @@ export class ProviderSupervisor {
   #child: ChildProcess | null = null;
   #loop: Promise<void> | null = null;
   #abort = new AbortController();
-  #consecutive = 0;
+  /** Starts in a row that failed before the first passing probe; more than `max_restarts` and it is failed. */
+  #failedStarts = 0;
+  /** Runs in a row that did not serve SERVED_MS: the exponent of the restart delay. */
+  #crashLoop = 0;
+  /** When the current run became ready; 0 before. */
+  #readySince = 0;
   #settled: Array<() => void> = [];
   readonly #logBudget = new LineBudget(LOG_LINES_PER_SECOND, LOG_LINES_BURST);
   /** Provider lines not copied to the gateway's log since the budget ran out. */
@@ -103,7 +116,8 @@ export class ProviderSupervisor {
   start(): void {
     if (this.#loop) return;
     this.#abort = new AbortController();
-    this.#consecutive = 0;
+    this.#failedStarts = 0;
+    this.#crashLoop = 0;
     this.lastError = null;
     this.#loop = this.#run().finally(() => {
       this.#loop = null;
@@ -148,6 +162,8 @@ export class ProviderSupervisor {
       pid: this.pid,
       port: this.port,
       restarts: this.restarts,
+      next_restart_at: this.nextRestart ? new Date(this.nextRestart.at).toISOString() : null,
+      next_restart_reason: this.nextRestart?.reason ?? null,
       version: m.version ?? null,
       element: m.element ? { tag: m.element.tag, url: elementUrl(m.code, m.element.source) } : null,
       last_error: this.lastError,
@@ -156,39 +172,64 @@ export class ProviderSupervisor {
 
   async #run(): Promise<void> {
     const signal = this.#abort.signal;
-    for (;;) {
-      this.#setStatus("starting", this.restarts > 0 ? `start attempt ${this.#consecutive + 1}` : "starting");
-      // Each run has its own signal so its probe loops end with it, not only on stop().
-      const run = new AbortController();
-      const onStop = () => run.abort();
-      signal.addEventListener("abort", onStop, { once: true });
-      const outcome = await this.#runOnce(run.signal).finally(() => {
-        signal.removeEventListener("abort", onStop);
-        run.abort();
-      });
-      if (signal.aborted || outcome.kind === "stopped") return;
-      const reason = describeOutcome(outcome);
-      this.lastError = this.#withRecentLogs(reason);
-      if (outcome.kind === "fatal") {
-        this.#setStatus("failed", reason);
-        return;
+    try {
+      for (;;) {
+        this.nextRestart = null;
+        this.#setStatus(
+          "starting",
+          this.#failedStarts > 0 ? `start attempt ${this.#failedStarts + 1}` : "starting",
+        );
+        // Each run has its own signal so its probe loops end with it, not only on stop().
+        const run = new AbortController();
+        const onStop = () => run.abort();
+        signal.addEventListener("abort", onStop, { once: true });
+        this.#readySince = 0;
+        const outcome = await this.#runOnce(run.signal).finally(() => {
+          signal.removeEventListener("abort", onStop);
+          run.abort();
+        });
+        if (signal.aborted || outcome.kind === "stopped") return;
+        const served = this.#readySince === 0 ? null : Date.now() - this.#readySince;
+        const reason =
+          served === null
+            ? describeOutcome(outcome)
+            : `${describeOutcome(outcome)} after serving ${formatMs(served)}`;
+        this.lastError = this.#withRecentLogs(reason);
+        if (outcome.kind === "fatal") {
+          this.#setStatus("failed", reason);
+          return;
+        }
+        const cleanExit = outcome.kind === "exited" && outcome.exit.code === 0;
+        const { policy, maxRestarts } = this.manifest.restart;
+        if (policy === "never" || (policy === "on-failure" && cleanExit)) {
+          this.#setStatus(cleanExit ? "stopped" : "failed", reason);
+          return;
+        }
+        // Only starts that never became ready spend the budget: a provider that proved healthy
+        // and then died (killed, out of memory) is restarted for as long as the gateway runs.
+        if (served === null) this.#failedStarts++;
+        else this.#failedStarts = 0;
+        if (this.#failedStarts > maxRestarts) {
+          this.lastError = this.#withRecentLogs(`${reason}; gave up after ${maxRestarts} restarts`);
+          this.#setStatus("failed", `${reason}; restart budget of ${maxRestarts} spent`);
+          return;
+        }
+        if (served !== null && served >= SERVED_MS) this.#crashLoop = 0;
+        const delay = backoffDelay(this.#crashLoop);
+        this.#crashLoop++;
+        this.restarts++;
+        const why =
+          served === null
+            ? `${reason} (failed start ${this.#failedStarts} of at most ${maxRestarts + 1})`
+            : served < SERVED_MS
+              ? `${reason}, under ${SERVED_MS} ms: delay doubled (${this.#crashLoop} such runs in a row)`
+              : reason;
+        this.nextRestart = { at: Date.now() + delay, reason: why };
+        this.#setStatus("restarting", `${why}; restarting in ${delay} ms`);
+        if (!(await sleep(delay, signal))) return;
       }
-      const cleanExit = outcome.kind === "exited" && outcome.exit.code === 0;
-      const { policy, maxRestarts } = this.manifest.restart;
-      if (policy === "never" || (policy === "on-failure" && cleanExit)) {
-        this.#setStatus(cleanExit ? "stopped" : "failed", reason);
-        return;
-      }
-      if (this.#consecutive >= maxRestarts) {
-        this.lastError = this.#withRecentLogs(`${reason}; gave up after ${maxRestarts} restarts`);
-        this.#setStatus("failed", `${reason}; restart budget of ${maxRestarts} spent`);
-        return;
-      }
-      const delay = backoffDelay(this.#consecutive);
-      this.#consecutive++;
-      this.restarts++;
-      this.#setStatus("restarting", `${reason}; restarting in ${delay} ms`);
-      if (!(await sleep(delay, signal))) return;
+    } finally {
+      this.nextRestart = null;
     }
   }
 
@@ -287,6 +328,7 @@ export class ProviderSupervisor {
       return { kind: "stopped" };
     }
     this.upstream = `http://127.0.0.1:${this.port}`;
+    this.#readySince = Date.now();
     this.#setStatus(
       "ready",
       `healthy after ${Date.now() - startedAt} ms on port ${this.port}${handshakeSeen ? " (handshake)" : ""}`,
@@ -352,10 +394,8 @@ export class ProviderSupervisor {
   async #watchLiveness(signal: AbortSignal): Promise<{ kind: "unhealthy" }> {
     const { health } = this.manifest;
     let failures = 0;
-    const readySince = Date.now();
     while (!signal.aborted) {
       if (!(await sleep(health.intervalMs, signal))) break;
-      if (this.#consecutive > 0 && Date.now() - readySince > STABLE_AFTER_MS) this.#consecutive = 0;
       if (await this.#probe(health.timeoutMs)) {
         if (failures >= health.failureThreshold) this.#setStatus("ready", "health check passes again");
         failures = 0;
@@ -461,6 +501,10 @@ function aborted(signal: AbortSignal): Promise<{ kind: "aborted" }> {
 function backoffDelay(attempt: number): number {
   const base = Math.min(BACKOFF_CAP_MS, BACKOFF_START_MS * 2 ** attempt);
   return Math.round(base * (0.8 + Math.random() * 0.4));
+}
+
+function formatMs(ms: number): string {
+  return ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`;
 }
 
 function describeOutcome(outcome: RunOutcome): string {

@@ -32,6 +32,10 @@ export interface ProviderView {
   pid: number | null;
   port: number | null;
   restarts: number;
+  /** While `restarting`: when the next start is due (ISO time), else null. */
+  next_restart_at: string | null;
+  /** Why it is restarting, and how the delay was chosen. */
+  next_restart_reason: string | null;
   version: string | null;
   element: { tag: string; url: string } | null;
   last_error: string | null;
