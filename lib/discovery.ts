@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { loadManifest, type Manifest, ManifestError } from "./manifest.ts";
+import type { Problem } from "./problems.ts";
 
 /** A provider directory whose manifest validated. */
 export interface DiscoveredProvider {
@@ -11,18 +12,22 @@ export interface DiscoveredProvider {
   file: string;
 }
 
-/** Something the operator should hear about; `level: "error"` means a provider was skipped. */
-export interface DiscoveryProblem {
-  level: "warn" | "error";
-  message: string;
+/** Ends the message of a manifest that did not load; the gateway may keep a running version instead. */
+export const SKIPPED = "; the provider is skipped";
+
+/** A problem found in a provider directory; `level: "error"` means the provider was skipped. */
+export interface DiscoveryProblem extends Problem {
   dir: string;
-  file?: string;
-  code?: string;
 }
 
 export interface DiscoveryResult {
   providers: DiscoveredProvider[];
   problems: DiscoveryProblem[];
+  /**
+   * Directories whose manifest exists but did not load (bad YAML, a field that fails
+   * validation, a code another directory has): a provider running from one keeps running.
+   */
+  broken: Set<string>;
 }
 
 /**
@@ -61,16 +66,18 @@ export function discoverProvider(dir: string): DiscoveryResult {
       dir,
       message: `Skipping ${dir} as it has no manifest.yaml nor .core/manifest.yaml`,
     });
-    return { providers: [], problems };
+    return { providers: [], problems, broken: new Set() };
   }
   try {
     const { manifest, warnings } = loadManifest(file);
-    for (const message of warnings) problems.push({ level: "warn", dir, file, code: manifest.code, message });
-    return { providers: [{ manifest, dir, file }], problems };
+    for (const { field, message } of warnings)
+      problems.push({ level: "warn", dir, file, field, code: manifest.code, message });
+    return { providers: [{ manifest, dir, file }], problems, broken: new Set() };
   } catch (error) {
     const message = error instanceof ManifestError ? error.message : String(error);
-    problems.push({ level: "error", dir, file, message: `${message}; the provider is skipped` });
-    return { providers: [], problems };
+    const field = error instanceof ManifestError && error.field ? error.field : undefined;
+    problems.push({ level: "error", dir, file, field, message: `${message}${SKIPPED}` });
+    return { providers: [], problems, broken: new Set([dir]) };
   }
 }
 
@@ -79,7 +86,7 @@ export function discoverProvider(dir: string): DiscoveryResult {
  * problem is returned, and every valid provider is returned, sorted by code.
  */
 export function discoverProviders(providersDir: string): DiscoveryResult {
-  const result: DiscoveryResult = { providers: [], problems: [] };
+  const result: DiscoveryResult = { providers: [], problems: [], broken: new Set() };
   let entries: string[];
   try {
     entries = readdirSync(providersDir).sort();
@@ -102,6 +109,7 @@ export function discoverProviders(providersDir: string): DiscoveryResult {
     }
     const found = discoverProvider(dir);
     result.problems.push(...found.problems);
+    for (const broken of found.broken) result.broken.add(broken);
     for (const provider of found.providers) {
       const other = seen.get(provider.manifest.code);
       if (other) {
@@ -110,8 +118,10 @@ export function discoverProviders(providersDir: string): DiscoveryResult {
           dir,
           file: provider.file,
           code: provider.manifest.code,
+          field: "code",
           message: `Provider code "${provider.manifest.code}" in ${provider.file} is already used by ${other}; this one is skipped`,
         });
+        result.broken.add(dir);
         continue;
       }
       seen.set(provider.manifest.code, provider.file);

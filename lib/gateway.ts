@@ -1,11 +1,12 @@
 import { dirname, join } from "node:path";
 import type { Config } from "./config.ts";
-import { type DiscoveredProvider, type DiscoveryResult, discoverProviders } from "./discovery.ts";
+import { type DiscoveredProvider, type DiscoveryResult, discoverProviders, SKIPPED } from "./discovery.ts";
 import type { Logger } from "./logger.ts";
 import { namespaceConflict } from "./namespaces.ts";
 import type { OpenApiDocument } from "./openapi/load.ts";
 import type { LoadedSpec } from "./openapi/spec.ts";
 import { watchFiles } from "./openapi/watch.ts";
+import type { Problem } from "./problems.ts";
 import { NamespaceTable, type ProxyTarget } from "./proxy/table.ts";
 import { Registry, RegistryCorruptError } from "./registry.ts";
 import type { RuntimeAdapter } from "./runtime/index.ts";
@@ -43,6 +44,11 @@ export interface ProviderEntry {
   unwatchSpec?: () => void;
   /** Bumped on every spec load, so a slow load never overwrites a newer one. */
   specGeneration: number;
+  /**
+   * Set while the manifest on disk cannot be applied (it does not load, or its namespace now
+   * collides): the entry is the last version that could, kept running as it was.
+   */
+  manifestError?: string;
 }
 
 /**
@@ -56,8 +62,6 @@ export class Gateway {
   /** Which provider process groups are running, on disk, for orphan clean-up after a crash. */
   readonly ledger: ProcessLedger;
   readonly providers = new Map<string, ProviderEntry>();
-  /** Problems found while loading, for `check`, `smoke` and the logs. */
-  readonly problems: string[] = [];
   table = new NamespaceTable([]);
   /** Set once the listener is open; providers get it as CORE_GATEWAY_URL. */
   url = "";
@@ -71,6 +75,10 @@ export class Gateway {
   readonly #specsToFetch = new Set<string>();
   #specFetchTimer: ReturnType<typeof setTimeout> | undefined;
   #stopping = false;
+  /** What the last load or rescan found wrong (runtimes, registry, manifests, namespaces). */
+  #loadProblems: Problem[] = [];
+  /** Messages of the problems logged already, so a rescan does not log the same ones again. */
+  #logged = new Set<string>();
 
   constructor(config: Config, deps: { adapter: RuntimeAdapter; logger: Logger }) {
     this.config = config;
@@ -107,36 +115,64 @@ export class Gateway {
   }
 
   #loadRuntimesAndRegistry(): void {
+    this.#logged = new Set(this.#loadProblems.map((problem) => problem.message));
+    this.#loadProblems = [];
     this.runtimes.reset();
+    const runtimesFile = join(this.config.providersDir, "runtimes.yaml");
     try {
-      this.runtimes.loadFile(join(this.config.providersDir, "runtimes.yaml"));
+      this.runtimes.loadFile(runtimesFile);
     } catch (error) {
-      this.#problem("error", (error as Error).message);
+      this.#problem({ level: "error", file: runtimesFile, message: (error as Error).message });
     }
     try {
       this.registry.load();
     } catch (error) {
       if (!(error instanceof RegistryCorruptError)) throw error;
-      this.#problem("error", error.message);
+      this.#problem({ level: "error", file: error.file, message: error.message });
     }
   }
 
   /**
+   * What is wrong now: the last load's problems (runtimes, registry, manifests, namespaces,
+   * dependencies), then each provider's spec errors. For `check`, `smoke` and `GET /_gateway/problems`.
+   */
+  get problems(): Problem[] {
+    const problems = [...this.#loadProblems];
+    for (const entry of this.providers.values()) {
+      const spec = entry.openapi;
+      if (!spec || spec.errors.length === 0) continue;
+      problems.push({
+        level: "error",
+        code: entry.supervisor.code,
+        file: spec.source,
+        message: specLeftOutMessage(entry.supervisor.code, spec),
+      });
+    }
+    return problems;
+  }
+
+  /**
    * Makes `providers` match what was found: entries whose manifest, directory and enabled flag
-   * are unchanged are kept as they are (running or not); others are created afresh. Returns the
-   * entries that were replaced or removed (to stop) and the new ones (to start).
+   * are unchanged are kept as they are (running or not); others are created afresh. A manifest
+   * that no longer loads, or whose namespace now collides, never stops what runs: the last
+   * version that could be applied is kept, with the problem noted. Returns the entries that were
+   * replaced or removed (to stop) and the new ones (to start).
    */
   #reconcile(found: DiscoveryResult, persist: boolean): { retired: ProviderEntry[]; fresh: ProviderEntry[] } {
-    for (const problem of found.problems) this.#problem(problem.level, problem.message, problem.code);
     const previous = new Map(this.providers);
     const retired: ProviderEntry[] = [];
     const fresh: ProviderEntry[] = [];
-    const mounted: Array<{ code: string; namespace: string }> = [];
+    const next = new Map<string, ProviderEntry>();
     const now = new Date().toISOString();
     // One copy of the gateway's environment for all new entries (read, never written).
     const baseEnv = providerBaseEnv();
     let registryChanged = false;
-    this.providers.clear();
+    const keep = (entry: ProviderEntry, manifestError?: string) => {
+      entry.manifestError = manifestError;
+      next.set(entry.supervisor.code, entry);
+    };
+    /** Definitions to create entries for, each with the entry it replaces. */
+    const changes: Array<{ discovered: DiscoveredProvider; enabled: boolean; old?: ProviderEntry }> = [];
     for (const discovered of found.providers) {
       const { manifest } = discovered;
       const registered = this.registry.get(manifest.code);
@@ -152,23 +188,65 @@ export class Gateway {
       }
       const enabled = this.registry.get(manifest.code)?.enabled !== false;
       const old = previous.get(manifest.code);
-      if (old && old.enabled === enabled && sameDefinition(old.discovered, discovered)) {
-        this.providers.set(manifest.code, old);
-        if (old.mounted) mounted.push({ code: manifest.code, namespace: manifest.namespace });
+      if (old && old.enabled === enabled && sameDefinition(old.discovered, discovered)) keep(old);
+      else changes.push({ discovered, enabled, old });
+    }
+    const problems = [...found.problems];
+    for (const [code, old] of previous) {
+      if (next.has(code) || changes.some((change) => change.old === old)) continue;
+      if (!found.broken.has(old.discovered.dir)) continue;
+      // Its manifest is there but does not load (an edit under way, a typo): keep what runs.
+      const problem = problems.find((p) => p.level === "error" && p.dir === old.discovered.dir);
+      const message = `${(problem?.message ?? `Cannot load manifest ${old.discovered.file}`).replace(SKIPPED, "")}; keeping the running version of provider "${code}" until it is fixed`;
+      if (problem) {
+        problem.message = message;
+        problem.code = code;
+      }
+      const enabled = this.registry.get(code)?.enabled !== false;
+      if (old.enabled === enabled) keep(old, message);
+      // Disabled or enabled in the registry meanwhile: that still applies, to the last good manifest.
+      else changes.push({ discovered: old.discovered, enabled, old });
+    }
+    for (const problem of problems) this.#problem(problem);
+    // Namespaces are claimed by what keeps running first, then by new definitions in code order.
+    const mounted = [...next.values()]
+      .filter((entry) => entry.mounted)
+      .map((entry) => ({ code: entry.supervisor.code, namespace: entry.discovered.manifest.namespace }));
+    changes.sort((a, b) => (a.discovered.manifest.code < b.discovered.manifest.code ? -1 : 1));
+    for (const { discovered, enabled, old } of changes) {
+      const { manifest } = discovered;
+      const conflict = old ? namespaceConflict(manifest.namespace, mounted) : null;
+      if (old && conflict) {
+        const message = `Provider "${manifest.code}" (${discovered.file}): field "namespace" cannot change to ${manifest.namespace}: ${conflict}; keeping the running version until it is fixed`;
+        this.#problem({
+          level: "error",
+          code: manifest.code,
+          file: discovered.file,
+          field: "namespace",
+          message,
+        });
+        keep(old, message);
+        if (old.mounted) mounted.push({ code: manifest.code, namespace: old.discovered.manifest.namespace });
         continue;
       }
       if (old) retired.push(old);
       const entry = this.#createEntry(discovered, enabled, mounted, baseEnv);
-      this.providers.set(manifest.code, entry);
+      next.set(manifest.code, entry);
       fresh.push(entry);
     }
-    for (const [code, old] of previous) if (!this.providers.has(code)) retired.push(old);
+    for (const [code, old] of previous) if (!next.has(code) && !retired.includes(old)) retired.push(old);
     for (const old of retired) old.unwatchSpec?.();
+    this.providers.clear();
+    for (const code of [...next.keys()].sort()) this.providers.set(code, next.get(code)!);
     if (registryChanged && persist) {
       try {
         this.registry.save();
       } catch (error) {
-        this.#problem("warn", `Cannot save registry ${this.registry.file}: ${(error as Error).message}`);
+        this.#problem({
+          level: "warn",
+          file: this.registry.file,
+          message: `Cannot save registry ${this.registry.file}: ${(error as Error).message}`,
+        });
       }
     }
     this.table = new NamespaceTable(
@@ -209,7 +287,13 @@ export class Gateway {
     const conflict = namespaceConflict(manifest.namespace, mounted);
     if (conflict) {
       const message = `Provider "${manifest.code}" (${discovered.file}) is disabled: ${conflict}`;
-      this.#problem("error", message, manifest.code);
+      this.#problem({
+        level: "error",
+        code: manifest.code,
+        file: discovered.file,
+        field: "namespace",
+        message,
+      });
       supervisor.disable("namespace conflict", message);
       return entry;
     }
@@ -224,7 +308,13 @@ export class Gateway {
         this.runtimes.resolve(manifest.runtime!);
       } catch (error) {
         const message = `Provider "${manifest.code}" (${discovered.file}): ${(error as Error).message}`;
-        this.#problem("error", message, manifest.code);
+        this.#problem({
+          level: "error",
+          code: manifest.code,
+          file: discovered.file,
+          field: "runtime",
+          message,
+        });
         supervisor.disable("unknown runtime", message);
       }
     }
@@ -242,7 +332,13 @@ export class Gateway {
       const problem = cycle.get(supervisor.code);
       if (problem) {
         supervisor.lastError = problem;
-        this.#problem("error", `Provider "${supervisor.code}" is not started: ${problem}`, supervisor.code);
+        this.#problem({
+          level: "error",
+          code: supervisor.code,
+          file: entry.discovered.file,
+          field: "depends_on",
+          message: `Provider "${supervisor.code}" is not started: ${problem}`,
+        });
         supervisor.disable("dependency problem", problem);
         continue;
       }
@@ -309,7 +405,13 @@ export class Gateway {
   }
 
   views(): ProviderView[] {
-    return [...this.providers.values()].map((entry) => entry.supervisor.view());
+    return [...this.providers.values()].map((entry) => providerView(entry));
+  }
+
+  /** One provider's view, or undefined when there is no such provider. */
+  view(code: string): ProviderView | undefined {
+    const entry = this.providers.get(code);
+    return entry && providerView(entry);
   }
 
   /** Subscribes to status changes; returns the unsubscribe function. */
@@ -410,23 +512,29 @@ export class Gateway {
     entry.openapi = loaded;
     entry.spec = loaded.document;
     entry.specWarnings = [...loaded.errors, ...loaded.warnings];
-    if (loaded.errors.length > 0) {
-      this.#problem(
-        "warn",
-        `The spec of provider "${code}" (${loaded.source}) is left out of /openapi.json: ${loaded.errors.join("; ")}`,
-        code,
-      );
-    }
+    if (loaded.errors.length > 0) this.#log.warn(specLeftOutMessage(code, loaded), { provider: code });
     for (const warning of loaded.warnings) {
       this.#log.warn(`Spec of provider "${code}": ${warning}`, { provider: code });
     }
     this.revision++;
   }
 
-  #problem(level: "warn" | "error", message: string, code?: string): void {
-    this.problems.push(message);
+  /** Records a load problem; logs it unless the previous load had it too (a rescan repeats them all). */
+  #problem(problem: Problem): void {
+    const { level, code, file, field, message } = problem;
+    this.#loadProblems.push({ level, code, file, field, message });
+    if (this.#logged.has(message)) return;
+    this.#logged.add(message);
     this.#log.log(level, message, code ? { provider: code } : undefined);
   }
+}
+
+function specLeftOutMessage(code: string, spec: LoadedSpec): string {
+  return `The spec of provider "${code}" (${spec.source}) is left out of /openapi.json: ${spec.errors.join("; ")}`;
+}
+
+function providerView(entry: ProviderEntry): ProviderView {
+  return { ...entry.supervisor.view(), manifest_error: entry.manifestError ?? null };
 }
 
 function proxyTarget(supervisor: ProviderSupervisor): ProxyTarget {

@@ -141,8 +141,8 @@ export interface Manifest {
 
 export interface ParsedManifest {
   manifest: Manifest;
-  /** Non-fatal findings such as unknown keys, each a full sentence. */
-  warnings: string[];
+  /** Non-fatal findings such as unknown keys: the field and a full sentence. */
+  warnings: Array<{ field: string; message: string }>;
 }
 
 /** Reads and validates a manifest file. Throws {@link ManifestError}. */
@@ -255,15 +255,16 @@ function readYaml(text: string, file: string): unknown {
   return data;
 }
 
-function unknownKeyWarnings(data: Record<string, unknown>, file: string): string[] {
-  const warnings: string[] = [];
+function unknownKeyWarnings(data: Record<string, unknown>, file: string): ParsedManifest["warnings"] {
+  const warnings: ParsedManifest["warnings"] = [];
   const check = (object: Record<string, unknown>, known: readonly string[], prefix: string) => {
     for (const key of Object.keys(object)) {
       if (known.includes(key)) continue;
       const suggestion = closest(key, known);
-      warnings.push(
-        `Unknown field "${prefix}${key}" in ${file} is ignored${suggestion ? `; did you mean "${prefix}${suggestion}"?` : ""}`,
-      );
+      warnings.push({
+        field: `${prefix}${key}`,
+        message: `Unknown field "${prefix}${key}" in ${file} is ignored${suggestion ? `; did you mean "${prefix}${suggestion}"?` : ""}`,
+      });
     }
   };
   check(data, TOP_KEYS, "");

@@ -12,6 +12,7 @@ import {
   LogsSchema,
   NotReadySchema,
   ProblemSchema,
+  ProblemsSchema,
   ProviderListSchema,
   ProviderSchema,
   ReadySchema,
@@ -31,6 +32,7 @@ named.add(LogsSchema, { id: "Logs" });
 named.add(ActionAcceptedSchema, { id: "ActionAccepted" });
 named.add(RuntimesSchema, { id: "Runtimes" });
 named.add(ElementsSchema, { id: "Elements" });
+named.add(ProblemsSchema, { id: "Problems" });
 named.add(HealthSchema, { id: "Health" });
 named.add(ReadySchema, { id: "Ready" });
 named.add(NotReadySchema, { id: "NotReady" });
@@ -218,6 +220,14 @@ const ROUTES: Route[] = [
     operationId: "runtimes",
     summary: "The runtime registry",
     responses: { "200": json(RuntimesSchema, "Known runtimes") },
+  },
+  {
+    method: "get",
+    path: "/_gateway/problems",
+    operationId: "problems",
+    summary:
+      "What did not load: manifests, runtimes, registry, namespaces, specs; with file, field and reason",
+    responses: { "200": json(ProblemsSchema, "Every current problem, errors and warnings") },
   },
   {
     method: "get",

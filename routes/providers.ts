@@ -17,7 +17,9 @@ export function providerRoutes(gateway: Gateway): Hono<AppEnv> {
   };
 
   app.get("/_gateway/providers", (c) => c.json({ providers: gateway.views() }));
-  app.get("/_gateway/providers/:code", (c) => c.json(find(c.req.param("code")).supervisor.view()));
+  app.get("/_gateway/providers/:code", (c) =>
+    c.json(gateway.view(find(c.req.param("code")).supervisor.code)),
+  );
 
   app.get("/_gateway/providers/:code/logs", (c) => {
     const entry = find(c.req.param("code"));
@@ -53,7 +55,7 @@ export function providerRoutes(gateway: Gateway): Hono<AppEnv> {
       if (action === "start") supervisor.start();
       else if (action === "stop") void supervisor.stop("stop requested over the admin API");
       else void supervisor.restart();
-      return c.json({ accepted: action, provider: supervisor.view() }, 202);
+      return c.json({ accepted: action, provider: gateway.view(supervisor.code) }, 202);
     });
   }
 
@@ -71,6 +73,8 @@ export function providerRoutes(gateway: Gateway): Hono<AppEnv> {
         })),
     }),
   );
+
+  app.get("/_gateway/problems", (c) => c.json({ problems: gateway.problems }));
 
   app.get("/_gateway/elements", (c) =>
     c.json(

@@ -4,6 +4,7 @@
  * description cannot drift from what is checked.
  */
 import { z } from "zod";
+import type { Problem } from "../lib/problems.ts";
 import { PROVIDER_STATUSES, type ProviderView } from "../lib/supervisor/status.ts";
 
 /** `GET /_gateway/providers/:code/logs?tail=N`. */
@@ -49,6 +50,10 @@ export const ProviderSchema = z.strictObject({
   version: z.string().nullable(),
   element: z.strictObject({ tag: z.string(), url: z.string() }).nullable(),
   last_error: z.string().nullable(),
+  manifest_error: z
+    .string()
+    .nullable()
+    .describe("Why the manifest on disk is not applied; the provider runs its last good version meanwhile"),
 });
 
 export const ProviderListSchema = z.strictObject({ providers: z.array(ProviderSchema) });
@@ -87,6 +92,19 @@ export const ElementsSchema = z.array(
   z.strictObject({ provider: z.string(), tag: z.string(), url: z.string() }),
 );
 
+/** `GET /_gateway/problems`. */
+export const ProblemsSchema = z.strictObject({
+  problems: z.array(
+    z.strictObject({
+      level: z.enum(["warn", "error"]).describe("error: skipped, refused or kept at its last good version"),
+      code: z.string().optional().describe("The provider concerned"),
+      file: z.string().optional(),
+      field: z.string().optional().describe("Dotted path of the field concerned"),
+      message: z.string(),
+    }),
+  ),
+});
+
 export const HealthSchema = z.strictObject({ status: z.literal("ok") });
 export const ReadySchema = z.strictObject({ status: z.literal("ready") });
 export const NotReadySchema = ProblemSchema.extend({
@@ -97,3 +115,5 @@ export const NotReadySchema = ProblemSchema.extend({
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 const providerSchemaMatchesView: Same<z.infer<typeof ProviderSchema>, ProviderView> = true;
 void providerSchemaMatchesView;
+const problemSchemaMatchesProblem: Same<z.infer<typeof ProblemsSchema>["problems"][number], Problem> = true;
+void problemSchemaMatchesProblem;

@@ -140,7 +140,7 @@ describe("discoverProviders", () => {
   });
 
   test("discoverProviders returns nothing and no problem for an empty providers dir", () => {
-    expect(discoverProviders(providersDir({}))).toEqual({ providers: [], problems: [] });
+    expect(discoverProviders(providersDir({}))).toEqual({ providers: [], problems: [], broken: new Set() });
   });
 
   test("discoverProviders reports a providers dir it cannot read instead of throwing", () => {

@@ -247,9 +247,10 @@ timeout: 250ms
   test("parseManifest warns about an unknown key and suggests the closest known one", () => {
     const { manifest, warnings } = parseManifest("code: w\nnamspace: /api/x\n", FILE);
     expect(warnings).toHaveLength(1);
-    expect(warnings[0]).toContain('"namspace"');
-    expect(warnings[0]).toContain('did you mean "namespace"');
-    expect(warnings[0]).toContain(FILE);
+    expect(warnings[0]!.field).toBe("namspace");
+    expect(warnings[0]!.message).toContain('"namspace"');
+    expect(warnings[0]!.message).toContain('did you mean "namespace"');
+    expect(warnings[0]!.message).toContain(FILE);
     // The misspelt key is ignored, so the default namespace applies.
     expect(manifest.namespace).toBe("/api/v1/w");
   });
@@ -257,16 +258,16 @@ timeout: 250ms
   test("parseManifest warns about an unknown nested key with its full path", () => {
     const { manifest, warnings } = parseManifest("code: w\nhealth: { intervl: 5s }\n", FILE);
     expect(warnings).toHaveLength(1);
-    expect(warnings[0]).toContain('"health.intervl"');
-    expect(warnings[0]).toContain('did you mean "health.interval"');
+    expect(warnings[0]!.message).toContain('"health.intervl"');
+    expect(warnings[0]!.message).toContain('did you mean "health.interval"');
     expect(manifest.health.intervalMs).toBe(1000);
   });
 
   test("parseManifest warns about an unknown key without suggesting anything far from it", () => {
     const { warnings } = parseManifest("code: w\nx_gateway_future_feature: true\n", FILE);
     expect(warnings).toHaveLength(1);
-    expect(warnings[0]).toContain('"x_gateway_future_feature"');
-    expect(warnings[0]).not.toContain("did you mean");
+    expect(warnings[0]!.message).toContain('"x_gateway_future_feature"');
+    expect(warnings[0]!.message).not.toContain("did you mean");
   });
 
   test.each([

@@ -42,8 +42,8 @@ export async function smoke(config: Config, adapter: RuntimeAdapter, version: st
 export async function runChecks(gateway: Gateway): Promise<SmokeCheck[]> {
   const checks: SmokeCheck[] = [];
   for (const problem of gateway.problems) {
-    const error = !/^Unknown field|^Both |^Skipping /.test(problem);
-    if (error) checks.push({ provider: "-", check: "load", ok: false, detail: problem });
+    if (problem.level === "error")
+      checks.push({ provider: problem.code ?? "-", check: "load", ok: false, detail: problem.message });
   }
   await gateway.settled();
   for (const entry of gateway.providers.values()) {

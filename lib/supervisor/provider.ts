@@ -150,7 +150,8 @@ export class ProviderSupervisor {
     if (this.status !== "disabled") this.#setStatus("stopped", reason);
   }
 
-  view(): ProviderView {
+  /** The Provider view, but for what only the gateway knows (its manifest's state on disk). */
+  view(): Omit<ProviderView, "manifest_error"> {
     const m = this.manifest;
     return {
       code: m.code,

@@ -39,4 +39,9 @@ export interface ProviderView {
   version: string | null;
   element: { tag: string; url: string } | null;
   last_error: string | null;
+  /**
+   * Set while the manifest on disk cannot be applied (it does not load, or its namespace now
+   * collides): the provider runs its last good version meanwhile.
+   */
+  manifest_error: string | null;
 }
