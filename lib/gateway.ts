@@ -124,11 +124,49 @@ export class Gateway {
     } catch (error) {
       this.#problem({ level: "error", file: runtimesFile, message: (error as Error).message });
     }
-    try {
-      this.registry.load();
-    } catch (error) {
-      if (!(error instanceof RegistryCorruptError)) throw error;
+  }
+
+  /**
+   * Reads the registry and records providers seen for the first time, moved or at a new
+   * version, as one locked read-modify-write (with `persist: false`, in memory only). Never
+   * throws: a registry that cannot be locked, read or written is reported, the gateway goes on
+   * with what it knows, and the write is tried again on the next rescan.
+   */
+  #recordInRegistry(found: DiscoveryResult, persist: boolean): void {
+    const now = new Date().toISOString();
+    const record = (registry: Registry) => {
+      for (const { manifest, dir } of found.providers) {
+        const registered = registry.get(manifest.code);
+        if (registered && registered.source === dir && registered.version === manifest.version) continue;
+        registry.put({
+          code: manifest.code,
+          version: manifest.version,
+          enabled: registered?.enabled ?? true,
+          installed_at: registered?.installed_at ?? now,
+          source: dir,
+          external: registered?.external,
+        });
+      }
+    };
+    const onCorrupt = (error: RegistryCorruptError) =>
       this.#problem({ level: "error", file: error.file, message: error.message });
+    try {
+      if (persist) this.registry.update(record, { onCorrupt });
+      else {
+        try {
+          this.registry.load();
+        } catch (error) {
+          if (!(error instanceof RegistryCorruptError)) throw error;
+          onCorrupt(error);
+        }
+        record(this.registry);
+      }
+    } catch (error) {
+      this.#problem({
+        level: "error",
+        file: this.registry.file,
+        message: `${(error as Error).message}; the gateway goes on with the registry it has and writes it again on the next change`,
+      });
     }
   }
 
@@ -163,10 +201,9 @@ export class Gateway {
     const retired: ProviderEntry[] = [];
     const fresh: ProviderEntry[] = [];
     const next = new Map<string, ProviderEntry>();
-    const now = new Date().toISOString();
     // One copy of the gateway's environment for all new entries (read, never written).
     const baseEnv = providerBaseEnv();
-    let registryChanged = false;
+    this.#recordInRegistry(found, persist);
     const keep = (entry: ProviderEntry, manifestError?: string) => {
       entry.manifestError = manifestError;
       next.set(entry.supervisor.code, entry);
@@ -175,17 +212,6 @@ export class Gateway {
     const changes: Array<{ discovered: DiscoveredProvider; enabled: boolean; old?: ProviderEntry }> = [];
     for (const discovered of found.providers) {
       const { manifest } = discovered;
-      const registered = this.registry.get(manifest.code);
-      if (!registered || registered.source !== discovered.dir || registered.version !== manifest.version) {
-        this.registry.put({
-          code: manifest.code,
-          version: manifest.version,
-          enabled: registered?.enabled ?? true,
-          installed_at: registered?.installed_at ?? now,
-          source: discovered.dir,
-        });
-        registryChanged = true;
-      }
       const enabled = this.registry.get(manifest.code)?.enabled !== false;
       const old = previous.get(manifest.code);
       if (old && old.enabled === enabled && sameDefinition(old.discovered, discovered)) keep(old);
@@ -238,17 +264,6 @@ export class Gateway {
     for (const old of retired) old.unwatchSpec?.();
     this.providers.clear();
     for (const code of [...next.keys()].sort()) this.providers.set(code, next.get(code)!);
-    if (registryChanged && persist) {
-      try {
-        this.registry.save();
-      } catch (error) {
-        this.#problem({
-          level: "warn",
-          file: this.registry.file,
-          message: `Cannot save registry ${this.registry.file}: ${(error as Error).message}`,
-        });
-      }
-    }
     this.table = new NamespaceTable(
       [...this.providers.values()]
         .filter((entry) => entry.mounted)

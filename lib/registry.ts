@@ -11,6 +11,7 @@ import {
 import { basename, dirname, join } from "node:path";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { z } from "zod";
+import { withFileLock } from "./file-lock.ts";
 import { nativeYamlParse } from "./runtime/yaml.ts";
 
 const ExternalSchema = z.strictObject({
@@ -67,10 +68,55 @@ function parseYamlText(text: string): unknown {
 
 export class Registry {
   readonly file: string;
+  /** The lock every read-modify-write holds (see {@link update}). */
+  readonly lockFile: string;
   #entries = new Map<string, RegistryEntry>();
+  /** The file's text as last read or written; null when it did not exist. */
+  #known: string | null = null;
+  /** Entries changed since the last load or save. */
+  #dirty = false;
 
   constructor(file: string) {
     this.file = file;
+    this.lockFile = `${file}.lock`;
+  }
+
+  /**
+   * A read-modify-write of the file under its cross-process lock, so concurrent edits (CLI
+   * commands, a running gateway, the admin API) never overwrite each other: reads the file
+   * afresh, runs `change`, and saves if anything changed. A corrupt file is kept aside and a new
+   * one started, reported to `onCorrupt`. Throws when the lock cannot be had in time
+   * ({@link LockTimeoutError}), the file cannot be read, or the save fails (the previous file is
+   * then unchanged; the entries in memory keep the change, for the caller to retry).
+   */
+  update<T>(
+    change: (registry: Registry) => T,
+    options: { onCorrupt?: (error: RegistryCorruptError) => void } = {},
+  ): T {
+    return withFileLock(this.lockFile, () => {
+      try {
+        this.load();
+      } catch (error) {
+        if (!(error instanceof RegistryCorruptError)) throw error;
+        options.onCorrupt?.(error);
+        // Write the new, empty registry even if `change` adds nothing: the bad one is gone.
+        this.#dirty = true;
+      }
+      const result = change(this);
+      if (this.#dirty) this.save();
+      return result;
+    });
+  }
+
+  /** Whether the file now differs from what this registry last read or wrote (an edit by someone else). */
+  changedOnDisk(): boolean {
+    let text: string | null;
+    try {
+      text = readFileSync(this.file, "utf8");
+    } catch {
+      text = null;
+    }
+    return text !== this.#known;
   }
 
   /**
@@ -85,10 +131,14 @@ export class Registry {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === "ENOENT") {
         this.#entries.clear();
+        this.#known = null;
+        this.#dirty = false;
         return;
       }
-      throw error;
+      throw new Error(`Cannot read registry ${this.file}: ${(error as Error).message}`);
     }
+    this.#known = text;
+    this.#dirty = false;
     let reason: string | undefined;
     let parsed: z.infer<typeof RegistryFileSchema> | undefined;
     try {
@@ -109,6 +159,7 @@ export class Registry {
       for (let n = 2; existsSync(keptAs); n++) keptAs = `${this.file}.bad-${stamp}-${n}`;
       renameSync(this.file, keptAs);
       this.#entries.clear();
+      this.#known = null;
       throw new RegistryCorruptError(this.file, keptAs, reason ?? "unknown reason");
     }
     this.#entries = new Map(parsed.providers.map((entry) => [entry.code, entry]));
@@ -118,9 +169,8 @@ export class Registry {
   save(): void {
     const body = stringifyYaml({ version: 1, providers: this.list() });
     const temp = join(dirname(this.file), `.${basename(this.file)}.${process.pid}.${Date.now()}.tmp`);
-    const bytes = Buffer.from(
-      `# Written by the gateway; edit with \`gateway providers\` or by hand while it is stopped.\n${body}`,
-    );
+    const text = `# Written by the gateway; edit with \`gateway providers\`, or by hand (a running gateway applies it).\n${body}`;
+    const bytes = Buffer.from(text);
     try {
       const fd = openSync(temp, "w", 0o600);
       try {
@@ -136,6 +186,8 @@ export class Registry {
         closeSync(fd);
       }
       renameSync(temp, this.file);
+      this.#known = text;
+      this.#dirty = false;
     } catch (error) {
       try {
         unlinkSync(temp);
@@ -159,10 +211,13 @@ export class Registry {
   /** Adds or replaces the entry with `entry.code`. */
   put(entry: RegistryEntry): void {
     this.#entries.set(entry.code, RegistryEntrySchema.parse(entry));
+    this.#dirty = true;
   }
 
   /** Removes an entry; returns whether it existed. */
   remove(code: string): boolean {
-    return this.#entries.delete(code);
+    const existed = this.#entries.delete(code);
+    if (existed) this.#dirty = true;
+    return existed;
   }
 }

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Config } from "../config.ts";
 import { Gateway } from "../gateway.ts";
+import { announceInstance } from "../instance.ts";
 import { Logger } from "../logger.ts";
 import { CLIENT_ADDRESS_HEADER, type RawProxy, startRawProxy } from "../proxy/raw.ts";
 import type { HttpServer, RuntimeAdapter } from "../runtime/index.ts";
@@ -171,6 +172,8 @@ export async function serve(config: Config, adapter: RuntimeAdapter, version: st
   const { gateway } = running;
   if (config.logFormat === "json") logger.info("listening", { url: gateway.url });
   else process.stdout.write(`gateway listening on ${gateway.url}\n`);
+  // So `gateway providers enable|disable` can tell whether this gateway took its change.
+  const withdraw = announceInstance(config.registryFile, gateway.url, config.watch);
   void display?.follow(gateway);
   logger.info(
     `${gateway.providers.size} provider(s) from ${config.providersDir}; try ${gateway.url}/_gateway/providers and ${gateway.url}/openapi.json`,
@@ -193,6 +196,7 @@ export async function serve(config: Config, adapter: RuntimeAdapter, version: st
       unwatch();
       logger.info(`${signal}: stopping`);
       void running.shutdown().then(() => {
+        withdraw();
         logger.info("stopped");
         resolve(0);
       });

@@ -1,5 +1,5 @@
 import { type FSWatcher, watch } from "node:fs";
-import { basename, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { debounce } from "../debounce.ts";
 import type { Gateway } from "../gateway.ts";
 
@@ -8,9 +8,11 @@ const PROVIDER_FILES = new Set(["manifest.yaml", ".core"]);
 const CORE_FILES = new Set(["manifest.yaml"]);
 
 /**
- * Watches the providers dir (a provider added or removed, `runtimes.yaml`) and every provider's
- * manifest, and calls `onChange` once a burst of changes has settled. The gateway's own writes
- * (registry, process ledger, their temp files) are ignored. Returns the function that stops it.
+ * Watches the providers dir (a provider added or removed, `runtimes.yaml`), every provider's
+ * manifest and the registry file, and calls `onChange` once a burst of changes has settled. The
+ * gateway's own writes (registry, process ledger, their temp and lock files) are not taken for
+ * edits: the registry counts as changed only when its text differs from what the gateway last
+ * read or wrote. Returns the function that stops it.
  * @param options.debounceMs default 300
  */
 export function watchProviders(
@@ -19,7 +21,8 @@ export function watchProviders(
   options: { debounceMs?: number } = {},
 ): () => void {
   const { providersDir } = gateway.config;
-  const own = new Set([basename(gateway.registry.file), basename(gateway.ledger.file)]);
+  const registry = gateway.registry;
+  const own = new Set([basename(registry.file), basename(registry.lockFile), basename(gateway.ledger.file)]);
   const settled = debounce(onChange, options.debounceMs ?? 300);
   const changed = () => settled.trigger();
   const watchers: FSWatcher[] = [];
@@ -38,6 +41,8 @@ export function watchProviders(
     if (own.has(name) || name.startsWith(".")) return false;
     return true;
   });
+  // The registry: `gateway providers enable|disable`, or an edit by hand.
+  add(dirname(registry.file), (name) => name === basename(registry.file) && registry.changedOnDisk());
   for (const entry of gateway.providers.values()) {
     const dir = entry.discovered.dir;
     add(dir, (name) => PROVIDER_FILES.has(name));

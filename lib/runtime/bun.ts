@@ -117,6 +117,26 @@ function requireExecutable(options: SpawnOptions): void {
   }
 }
 
+/** flock(2) from libc through Bun's FFI, loaded on first use (about 1 ms); null where libc cannot be opened. */
+let flock: ((fd: number, operation: number) => number) | null | undefined;
+function libcFlock(): ((fd: number, operation: number) => number) | null {
+  if (flock !== undefined) return flock;
+  flock = null;
+  try {
+    const { dlopen, FFIType } = require("bun:ffi") as typeof import("bun:ffi");
+    const libc = dlopen(process.platform === "darwin" ? "libc.dylib" : "libc.so.6", {
+      flock: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 },
+    });
+    flock = (fd, operation) => libc.symbols.flock(fd, operation) as number;
+  } catch {
+    // No FFI or no glibc (musl): the registry is then written without a lock, with a warning.
+  }
+  return flock;
+}
+
+/** LOCK_EX | LOCK_NB (<sys/file.h>, the same on Linux and macOS). */
+const LOCK_EX_NB = 2 | 4;
+
 /** Runtime adapter for Bun, and for the compiled `./gateway`. */
 export const bunAdapter: RuntimeAdapter = {
   name: "bun",
@@ -200,6 +220,11 @@ export const bunAdapter: RuntimeAdapter = {
 
   startupDone() {
     Bun.unsafe.setJITPolicy(1);
+  },
+
+  get tryLock() {
+    const call = libcFlock();
+    return call ? (fd: number) => call(fd, LOCK_EX_NB) === 0 : undefined;
   },
 
   args() {

@@ -43,11 +43,32 @@ interface DenoApi {
     handler: (request: Request, info: { remoteAddr: { hostname: string } }) => Response | Promise<Response>,
   ): { finished: Promise<void>; shutdown(): Promise<void>; addr: { hostname: string; port: number } };
   addSignalListener(signal: string, handler: () => void): void;
+  dlopen(
+    path: string,
+    symbols: { flock: { parameters: ["i32", "i32"]; result: "i32" } },
+  ): { symbols: { flock(fd: number, operation: number): number } };
+  build: { os: string };
   args: string[];
   exit(code: number): never;
 }
 
 const Deno = (globalThis as unknown as { Deno: DenoApi }).Deno;
+
+/** flock(2) from libc through Deno's FFI, loaded on first use; null where libc cannot be opened. */
+let flock: ((fd: number, operation: number) => number) | null | undefined;
+function libcFlock(): ((fd: number, operation: number) => number) | null {
+  if (flock !== undefined) return flock;
+  flock = null;
+  try {
+    const libc = Deno.dlopen(Deno.build.os === "darwin" ? "libc.dylib" : "libc.so.6", {
+      flock: { parameters: ["i32", "i32"], result: "i32" },
+    });
+    flock = (fd, operation) => libc.symbols.flock(fd, operation);
+  } catch {
+    // No FFI permission or no glibc: the registry is then written without a lock, with a warning.
+  }
+  return flock;
+}
 
 /** Runtime adapter for running `main.ts` under Deno. */
 export const denoAdapter: RuntimeAdapter = {
@@ -116,6 +137,12 @@ export const denoAdapter: RuntimeAdapter = {
     const here = dirname(fileURLToPath(import.meta.url));
     const local = join(here, "..", "..", "node_modules", ".bin", "bun");
     return { cmd: [existsSync(local) ? local : "bun"], env: {} };
+  },
+
+  get tryLock() {
+    const call = libcFlock();
+    // LOCK_EX | LOCK_NB. Deno's node:fs hands out real file descriptors, which flock takes.
+    return call ? (fd: number) => call(fd, 2 | 4) === 0 : undefined;
   },
 
   startupDone() {

@@ -68,6 +68,13 @@ export interface RuntimeAdapter {
    * starts with a reluctant JIT (scripts/build.ts); elsewhere this does nothing.
    */
   startupDone(): void;
+  /**
+   * Takes an exclusive advisory lock (flock(2)) on the open file `fd` without waiting: true if
+   * taken, false if another open file holds it. The kernel releases it when `fd` is closed or the
+   * process dies, however it dies, so a lock is never left behind. Absent where the runtime
+   * cannot call libc (no FFI).
+   */
+  readonly tryLock?: (fd: number) => boolean;
   /** Command-line arguments after the program (and script) name. */
   args(): string[];
   exit(code: number): never;
