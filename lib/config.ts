@@ -1,6 +1,6 @@
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
-import { parseSize } from "./duration.ts";
+import { parseDuration, parseSize } from "./duration.ts";
 import { LOG_LEVELS, type LogFormat, type LogLevel } from "./logger.ts";
 import { closest } from "./suggest.ts";
 
@@ -18,6 +18,12 @@ export interface Config {
   maxBodySize?: number;
   /** Largest request head (request line and headers) in bytes; larger ones get 431. */
   maxHeaderSize: number;
+  /** A request head must be complete this long after it began, else 408. @default 10000 */
+  headerTimeoutMs: number;
+  /** Idle keep-alive connections, and request bodies that make no progress, are closed after this. @default 75000 */
+  idleTimeoutMs: number;
+  /** Client connections open at once; `undefined`: derived from the open-file limit at start. */
+  maxConnections?: number;
   watch: boolean;
 }
 
@@ -46,6 +52,9 @@ const VALUE_FLAGS = {
   "--external-allow": "GATEWAY_EXTERNAL_ALLOW",
   "--max-body-size": "GATEWAY_MAX_BODY_SIZE",
   "--max-header-size": "GATEWAY_MAX_HEADER_SIZE",
+  "--header-timeout": "GATEWAY_HEADER_TIMEOUT",
+  "--idle-timeout": "GATEWAY_IDLE_TIMEOUT",
+  "--max-connections": "GATEWAY_MAX_CONNECTIONS",
   "--url": "",
 } as const;
 type ValueFlag = keyof typeof VALUE_FLAGS;
@@ -58,6 +67,7 @@ Usage:
   gateway [serve] [--providers-dir DIR] [--host HOST] [--port PORT] [--registry FILE]
                   [--admin-token TOKEN] [--log-format pretty|json] [--log-level debug|info|warn|error]
                   [--external-allow CIDR|HOST,...] [--max-body-size SIZE] [--max-header-size SIZE]
+                  [--header-timeout DURATION] [--idle-timeout DURATION] [--max-connections N]
                   [--no-watch]
   gateway check DIR                     conformance check of one provider directory
   gateway smoke [--providers-dir DIR]   start all, verify, report, stop; exit 0 or 1
@@ -76,6 +86,13 @@ Flags (environment variable, default):
   --external-allow  GATEWAY_EXTERNAL_ALLOW  none
   --max-body-size   GATEWAY_MAX_BODY_SIZE   none (bodies of any size stream through); e.g. 10mb, 1gb
   --max-header-size GATEWAY_MAX_HEADER_SIZE 64kb (request line and headers; larger heads get 431)
+  --header-timeout  GATEWAY_HEADER_TIMEOUT  10s (a request head not complete by then gets 408)
+  --idle-timeout    GATEWAY_IDLE_TIMEOUT    75s (idle keep-alive connections and stalled request bodies)
+  --max-connections GATEWAY_MAX_CONNECTIONS (open-file limit - 512) / 2; past it, 503 and close
+
+Restarts: a start that fails spends restart.max_restarts; a provider that was ready and then
+died is restarted for as long as the gateway runs (100 ms after a run that served 1 s or more,
+doubling up to 30 s for runs that did not).
 `;
 
 /** Parses the command line (flags win over environment variables, which win over defaults). */
@@ -213,6 +230,22 @@ function buildConfig(
       `Invalid ${origin("--max-header-size")} "${headerText}": use a size from 1kb to 16mb such as 64kb`,
     );
   }
+  const timeout = (flag: "--header-timeout" | "--idle-timeout", fallback: string): number => {
+    const text = pick(flag) ?? fallback;
+    const ms = parseDuration(text);
+    if (ms === undefined || ms <= 0)
+      throw new UsageError(`Invalid ${origin(flag)} "${text}": use a duration such as 500ms, 10s or 2m`);
+    return ms;
+  };
+  const connectionsText = pick("--max-connections");
+  let maxConnections: number | undefined;
+  if (connectionsText !== undefined) {
+    maxConnections = Number(connectionsText);
+    if (!/^\d+$/.test(connectionsText) || maxConnections < 1)
+      throw new UsageError(
+        `Invalid ${origin("--max-connections")} "${connectionsText}": use a whole number of 1 or more`,
+      );
+  }
   const host = pick("--host") ?? "127.0.0.1";
   if (!host || /[\s/]/.test(host))
     throw new UsageError(`Invalid ${origin("--host")} "${host}": use an address such as 127.0.0.1`);
@@ -230,6 +263,9 @@ function buildConfig(
       .filter(Boolean),
     maxBodySize,
     maxHeaderSize,
+    headerTimeoutMs: timeout("--header-timeout", "10s"),
+    idleTimeoutMs: timeout("--idle-timeout", "75s"),
+    maxConnections,
     watch: !booleans.has("--no-watch"),
   };
 }

@@ -41,6 +41,9 @@ describe("parseCommandLine defaults and sources", () => {
       externalAllow: [],
       maxBodySize: undefined,
       maxHeaderSize: 65536,
+      headerTimeoutMs: 10_000,
+      idleTimeoutMs: 75_000,
+      maxConnections: undefined,
       watch: true,
     });
   });
@@ -61,6 +64,9 @@ describe("parseCommandLine defaults and sources", () => {
       GATEWAY_LOG_LEVEL: "debug",
       GATEWAY_EXTERNAL_ALLOW: "10.0.0.0/8, agent.example",
       GATEWAY_MAX_BODY_SIZE: "10mb",
+      GATEWAY_HEADER_TIMEOUT: "5s",
+      GATEWAY_IDLE_TIMEOUT: "2m",
+      GATEWAY_MAX_CONNECTIONS: "500",
     });
     expect(config).toEqual({
       providersDir: "/srv/providers",
@@ -73,6 +79,9 @@ describe("parseCommandLine defaults and sources", () => {
       externalAllow: ["10.0.0.0/8", "agent.example"],
       maxBodySize: 10 * 1024 * 1024,
       maxHeaderSize: 65536,
+      headerTimeoutMs: 5000,
+      idleTimeoutMs: 120_000,
+      maxConnections: 500,
       watch: true,
     });
   });
@@ -174,6 +183,21 @@ describe("parseCommandLine usage errors", () => {
     expect(usageError([], { HOME, GATEWAY_MAX_HEADER_SIZE: "huge" }).message).toContain(
       "GATEWAY_MAX_HEADER_SIZE",
     );
+  });
+
+  test.each([
+    ["--header-timeout", "soon"],
+    ["--header-timeout", "0"],
+    ["--idle-timeout", "-5s"],
+    ["--max-connections", "0"],
+    ["--max-connections", "many"],
+  ])("parseCommandLine refuses %s %p, naming the flag", (flag, value) => {
+    expect(usageError([flag, value]).message).toContain(flag);
+  });
+
+  test("parseCommandLine reads the timeouts as durations and --max-connections as a count", () => {
+    const config = serve(["--header-timeout", "500ms", "--idle-timeout=30s", "--max-connections", "64"]);
+    expect([config.headerTimeoutMs, config.idleTimeoutMs, config.maxConnections]).toEqual([500, 30_000, 64]);
   });
 
   test("parseCommandLine refuses a host with a slash or a space", () => {

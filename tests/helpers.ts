@@ -362,6 +362,8 @@ export function testConfig(space: Space, overrides: Partial<Config> = {}): Confi
     logFormat: "json",
     logLevel: "debug",
     maxHeaderSize: 64 * 1024,
+    headerTimeoutMs: 10_000,
+    idleTimeoutMs: 75_000,
     externalAllow: [],
     watch: false,
     ...overrides,

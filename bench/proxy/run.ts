@@ -4,7 +4,10 @@
  * the same namespace prefix; plus a gateway with 1,000 namespaces, 1 GiB down and up through the
  * gateway with its peak memory. Run with `bash bench/proxy/run.sh` (installs wrk, nginx, caddy).
  *
- * Environment: ROUNDS (default 5), SECONDS (per wrk run, default 4), GATEWAY (binary, default ./gateway).
+ * Environment: ROUNDS (default 5), SECONDS (per wrk run, default 4), GATEWAY (binary, default
+ * ./gateway); GATEWAY_BEFORE (another build, say of the last commit) adds a target
+ * "gateway-before", interleaved with the rest, for a before/after figure from one run; TARGETS (a
+ * comma list such as "gateway,gateway-before,nginx") runs only those wrk targets.
  */
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -14,6 +17,8 @@ import { bunAdapter } from "../../lib/runtime/bun.ts";
 const ROUNDS = Number(process.env.ROUNDS ?? 5);
 const SECONDS = Number(process.env.SECONDS ?? 4);
 const GATEWAY = resolve(process.env.GATEWAY ?? "./gateway");
+const GATEWAY_BEFORE = process.env.GATEWAY_BEFORE ? resolve(process.env.GATEWAY_BEFORE) : undefined;
+const ONLY = process.env.TARGETS?.split(",").map((name) => name.trim());
 const work = mkdtempSync(join(tmpdir(), "gateway-bench-"));
 // nginx workers run as nobody: they must be able to read the 1 GiB file in here.
 chmodSync(work, 0o755);
@@ -150,13 +155,34 @@ const gateway1000 = start(
   "gateway1000",
 );
 
-const targets: Record<string, string> = {
+const gatewayBeforePort = bunAdapter.freePort();
+if (GATEWAY_BEFORE) {
+  start(
+    [
+      GATEWAY_BEFORE,
+      "--providers-dir",
+      providersDir("before", 1),
+      "--port",
+      String(gatewayBeforePort),
+      "--log-level",
+      "warn",
+    ],
+    "gateway-before",
+  );
+}
+
+const allTargets: Record<string, string> = {
   direct: `http://127.0.0.1:${upPort}/items`,
   gateway: `http://127.0.0.1:${gatewayPort}/api/v1/bench/items`,
+  ...(GATEWAY_BEFORE ? { "gateway-before": `http://127.0.0.1:${gatewayBeforePort}/api/v1/bench/items` } : {}),
   nginx: `http://127.0.0.1:${nginxPort}/api/v1/bench/items`,
   caddy: `http://127.0.0.1:${caddyPort}/api/v1/bench/items`,
   "gateway-1000ns": `http://127.0.0.1:${gateway1000Port}/api/v1/bench-0999/items`,
 };
+// nginx is every ratio's denominator: always measured.
+const targets = Object.fromEntries(
+  Object.entries(allTargets).filter(([name]) => !ONLY || name === "nginx" || ONLY.includes(name)),
+);
 
 interface Sample {
   rps: number;
@@ -231,10 +257,20 @@ async function main() {
     }
   }
   const g32 = summary["gateway c32"]!;
-  console.log(`\ngateway ÷ caddy at 32 connections: ${(g32.rps / summary["caddy c32"]!.rps).toFixed(2)}`);
+  const ratio = (key: string) => (summary[key] ? (g32.rps / summary[key].rps).toFixed(3) : "not run");
+  console.log(`\ngateway ÷ caddy at 32 connections: ${ratio("caddy c32")}`);
   console.log(
-    `1000 namespaces ÷ 1 at 32 connections: ${(summary["gateway-1000ns c32"]!.rps / g32.rps).toFixed(3)}`,
+    `1000 namespaces ÷ 1 at 32 connections: ${summary["gateway-1000ns c32"] ? (summary["gateway-1000ns c32"].rps / g32.rps).toFixed(3) : "not run"}`,
   );
+  if (GATEWAY_BEFORE) {
+    for (const connections of [32, 1]) {
+      const after = summary[`gateway c${connections}`]!;
+      const before = summary[`gateway-before c${connections}`]!;
+      console.log(
+        `gateway ÷ gateway-before at ${connections} connections: req/s ${(after.rps / before.rps).toFixed(3)}, p99 ${(after.p99 / before.p99).toFixed(3)}`,
+      );
+    }
+  }
 
   // ---- 1 GiB down and up through the gateway ------------------------------------------------
   const before = rssMb(gateway.pid);

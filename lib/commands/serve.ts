@@ -13,6 +13,17 @@ import { watchProviders } from "./watch-providers.ts";
 
 /** How long in-flight requests may take to finish once a stop signal arrives. */
 const DRAIN_TIMEOUT_MS = 10_000;
+/**
+ * Descriptors kept out of the client budget: provider pipes, watchers, the registry, the app's
+ * unix socket, spawns. The rest is split between client connections and their upstream ones.
+ */
+const RESERVED_FILES = 512;
+
+/** `--max-connections` when not given: half of what the open-file limit leaves (each client may need an upstream connection). */
+export function defaultMaxConnections(softLimit: number): number {
+  return Math.max(64, Math.floor((softLimit - RESERVED_FILES) / 2));
+}
+
 /** The JIT gets its normal policy back at the end of the start-up wave, or this long after start at the latest. */
 const STARTUP_JIT_MAX_MS = 3000;
 
@@ -57,7 +68,20 @@ export async function startGateway(
     });
     return loading;
   };
-  const server = await listen(config, adapter, gateway, appHandle);
+  // Raised to the hard limit first: a gateway that runs out of descriptors stops accepting anyone.
+  const files = adapter.raiseOpenFileLimit();
+  const maxConnections = config.maxConnections ?? (files ? defaultMaxConnections(files.soft) : undefined);
+  if (files) {
+    logger.debug(
+      `open-file limit ${files.soft} (hard ${files.hard}); at most ${maxConnections} client connections`,
+    );
+    if (config.maxConnections && config.maxConnections > defaultMaxConnections(files.soft)) {
+      logger.warn(
+        `--max-connections ${config.maxConnections} is more than the open-file limit of ${files.soft} leaves room for (about ${defaultMaxConnections(files.soft)}): near it, new connections wait until descriptors free up; raise the limit (ulimit -n) or lower --max-connections`,
+      );
+    }
+  }
+  const server = await listen({ ...config, maxConnections }, adapter, gateway, appHandle);
   const host = server.hostname.includes(":") ? `[${server.hostname}]` : server.hostname;
   gateway.url = `http://${host}:${server.port}`;
   gateway.start();
@@ -123,6 +147,9 @@ async function listen(
       internal: { unix: socketPath },
       maxBodySize: config.maxBodySize,
       maxHeaderSize: config.maxHeaderSize,
+      headerTimeoutMs: config.headerTimeoutMs,
+      idleTimeoutMs: config.idleTimeoutMs,
+      maxConnections: config.maxConnections,
     });
   } catch (error) {
     await internal.stop(true);

@@ -34,8 +34,16 @@ export interface RawProxyOptions {
   maxBodySize?: number;
   /** Largest request head. @default 65536 */
   maxHeaderSize?: number;
-  /** Seconds an idle client connection is kept. @default 75 */
-  idleTimeoutSeconds?: number;
+  /** A request head must be complete this long after its first byte (or the connection's opening), else 408. @default 10000 */
+  headerTimeoutMs?: number;
+  /**
+   * A keep-alive connection with no request in flight is closed after this long, and a request
+   * body that makes no progress for this long is cut (408 if nothing was answered yet).
+   * @default 75000
+   */
+  idleTimeoutMs?: number;
+  /** Client connections open at once; past it a new one gets a short 503 and is closed. @default unlimited */
+  maxConnections?: number;
 }
 
 export interface RawProxy extends RawListener {
@@ -87,6 +95,10 @@ class ClientConn {
   responseStarted = false;
   /** When the connection last became idle (waiting for a request head); 0 while busy. */
   idleSince = 0;
+  /** When the request head being read must be complete (header timeout); 0 while none is being read. */
+  headDeadline = 0;
+  /** When the request body last made progress (or the client was last let read again). */
+  bodyProgressAt = 0;
   /** Read once: the socket's getter builds a new string on every call. */
   readonly remoteAddress: string;
   paused = false;
@@ -124,11 +136,33 @@ class UpstreamLink {
   ) {}
 }
 
+/** What a connection past `maxConnections` gets before it is closed: no request is read. */
+const OVER_CAPACITY = Buffer.from(
+  (() => {
+    const body = JSON.stringify({
+      type: "about:blank",
+      title: "Service Unavailable",
+      status: 503,
+      detail: "The gateway has as many connections open as it accepts (--max-connections); try again shortly",
+    });
+    return `HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/problem+json\r\ncontent-length: ${body.length}\r\nretry-after: 1\r\nconnection: close\r\n\r\n${body}`;
+  })(),
+  "latin1",
+);
+
 class Front {
   readonly clients = new Set<ClientConn>();
   readonly idle = new Map<string, UpstreamLink[]>();
   readonly maxHeaderSize: number;
-  readonly idleSeconds: number;
+  readonly headerTimeoutMs: number;
+  readonly idleTimeoutMs: number;
+  readonly maxConnections: number;
+  /**
+   * The time as of the last sweep (every 250 ms): what the client-side deadlines (header, idle,
+   * body stall) are set from, so the request path never reads the clock for them. They are
+   * checked by the same sweep, so a quarter-second of slack is all this costs.
+   */
+  clock = Date.now();
   draining = false;
   onIdle: (() => void) | null = null;
   /** Bytes of bulk chunks relayed since the last collection. */
@@ -141,12 +175,23 @@ class Front {
     readonly sockets: RawSockets,
   ) {
     this.maxHeaderSize = options.maxHeaderSize ?? 64 * 1024;
-    this.idleSeconds = options.idleTimeoutSeconds ?? 75;
+    this.headerTimeoutMs = options.headerTimeoutMs ?? 10_000;
+    this.idleTimeoutMs = options.idleTimeoutMs ?? 75_000;
+    this.maxConnections = options.maxConnections ?? Number.POSITIVE_INFINITY;
     this.clientHandlers = {
       open: (socket) => {
-        socket.data = new ClientConn(socket);
-        socket.data.idleSince = Date.now();
-        this.clients.add(socket.data);
+        const conn = new ClientConn(socket);
+        socket.data = conn;
+        if (this.clients.size >= this.maxConnections) {
+          // Over the cap: a short answer and the door, without reading a byte of the request.
+          conn.state = "closed";
+          socket.write(OVER_CAPACITY);
+          socket.end();
+          return;
+        }
+        // From the first moment: a connection that never sends a whole head is closed in time.
+        conn.headDeadline = this.clock + this.headerTimeoutMs;
+        this.clients.add(conn);
       },
       data: (socket, chunk) => this.clientData(socket.data, chunk),
       drain: (socket) => this.clientDrain(socket.data),
@@ -176,8 +221,10 @@ class Front {
         return;
       default:
         conn.pending = conn.pending ? Buffer.concat([conn.pending, chunk]) : chunk;
-        if (conn.state === "head") this.nextRequest(conn);
-        else if (conn.pending.length > MAX_PIPELINE_BUFFER) pauseClient(conn);
+        if (conn.state === "head") {
+          if (conn.headDeadline === 0) conn.headDeadline = this.clock + this.headerTimeoutMs;
+          this.nextRequest(conn);
+        } else if (conn.pending.length > MAX_PIPELINE_BUFFER) pauseClient(conn);
     }
   }
 
@@ -216,6 +263,7 @@ class Front {
     const given = head.requestId;
     conn.requestId = given && REQUEST_ID.test(given) ? given : nextRequestId();
     conn.idleSince = 0;
+    conn.headDeadline = 0;
 
     const normalized = normalizeTarget(head.target);
     if (!normalized.ok) {
@@ -278,6 +326,7 @@ class Front {
     this.linkWrite(link, link.head);
     if (hasBody) {
       conn.state = "body";
+      conn.bodyProgressAt = this.clock;
       const rest = conn.pending;
       conn.pending = null;
       if (rest) this.relayRequestBody(conn, rest, 0);
@@ -298,16 +347,13 @@ class Front {
     const head = conn.request;
     const unreadBody = head !== null && (head.chunked || (head.contentLength ?? 0) > 0);
     this.localError(conn, status, detail, unreadBody || !conn.keepAlive, headers);
-    if (!unreadBody && conn.keepAlive) {
-      conn.state = "head";
-      conn.idleSince = Date.now();
-      this.nextRequest(conn);
-    }
+    if (!unreadBody && conn.keepAlive) this.awaitNextHead(conn);
   }
 
   relayRequestBody(conn: ClientConn, chunk: Buffer, offset: number): void {
     const link = conn.link;
     if (!link) return;
+    conn.bodyProgressAt = this.clock;
     let end: number;
     if (conn.chunk) {
       try {
@@ -731,15 +777,22 @@ class Front {
       this.checkIdle();
       return;
     }
-    conn.state = "head";
     conn.request = null;
-    conn.idleSince = Date.now();
     resumeClient(conn);
     if (this.draining) {
+      conn.state = "head";
       this.closeClient(conn);
       this.checkIdle();
       return;
     }
+    this.awaitNextHead(conn);
+  }
+
+  /** Back to reading request heads: idle until the next byte (the idle timeout), or at once if one is buffered. */
+  awaitNextHead(conn: ClientConn): void {
+    conn.state = "head";
+    conn.idleSince = this.clock;
+    conn.headDeadline = conn.pending ? this.clock + this.headerTimeoutMs : 0;
     this.nextRequest(conn);
   }
 
@@ -864,12 +917,37 @@ class Front {
     this.checkIdle();
   }
 
-  /** Answers 504 to requests whose upstream sent no response head in time; closes idle clients. */
+  /**
+   * Runs every 250 ms: 408 and close for a request head not complete within the header timeout
+   * (slowloris) and for a request body that made no progress for the idle timeout; closes
+   * keep-alive connections idle for that long; 504 for requests whose provider sent no response
+   * head within its `timeout`. A response is never cut for being quiet (server-sent events).
+   */
   sweepTimeouts(now: number): void {
-    const idleLimit = this.idleSeconds * 1000;
+    this.clock = now;
+    const idleLimit = this.idleTimeoutMs;
     for (const conn of this.clients) {
-      if (conn.idleSince !== 0 && conn.state === "head" && now - conn.idleSince > idleLimit) {
-        this.closeClient(conn);
+      if (conn.state === "head") {
+        if (conn.headDeadline !== 0 && conn.headDeadline < now) {
+          conn.headDeadline = 0;
+          this.localError(
+            conn,
+            408,
+            `The request head was not complete within ${this.headerTimeoutMs} ms (--header-timeout)`,
+            true,
+          );
+        } else if (conn.headDeadline === 0 && conn.idleSince !== 0 && now - conn.idleSince > idleLimit) {
+          this.closeClient(conn);
+        }
+        continue;
+      }
+      // A body held back by the gateway's own backpressure is not the client's stall.
+      if (conn.state === "body" && !conn.paused && now - conn.bodyProgressAt > idleLimit) {
+        this.abortExchange(
+          conn,
+          408,
+          `The request body made no progress for ${idleLimit} ms (--idle-timeout)`,
+        );
         continue;
       }
       if (conn.deadline !== 0 && conn.deadline < now && !conn.responseStarted && conn.link) {
@@ -949,6 +1027,8 @@ function pauseClient(conn: ClientConn): void {
 function resumeClient(conn: ClientConn): void {
   if (conn.paused) {
     conn.paused = false;
+    // The stall clock starts again when the gateway lets the client send more.
+    conn.bodyProgressAt = Date.now();
     conn.socket?.resume();
   }
 }
@@ -992,6 +1072,7 @@ function describeTarget(conn: ClientConn): string {
 const STATUS_TEXT: Record<number, string> = {
   400: "Bad Request",
   404: "Not Found",
+  408: "Request Timeout",
   413: "Content Too Large",
   431: "Request Header Fields Too Large",
   501: "Not Implemented",

@@ -1,5 +1,6 @@
 import { accessSync, constants, existsSync } from "node:fs";
 import { resolve } from "node:path";
+import { raiseNoFile } from "./rlimit.ts";
 import type {
   ChildProcess,
   ExitInfo,
@@ -117,21 +118,34 @@ function requireExecutable(options: SpawnOptions): void {
   }
 }
 
-/** flock(2) from libc through Bun's FFI, loaded on first use (about 1 ms); null where libc cannot be opened. */
-let flock: ((fd: number, operation: number) => number) | null | undefined;
-function libcFlock(): ((fd: number, operation: number) => number) | null {
-  if (flock !== undefined) return flock;
-  flock = null;
+interface Libc {
+  flock(fd: number, operation: number): number;
+  getrlimit(resource: number, limits: BigUint64Array): number;
+  setrlimit(resource: number, limits: BigUint64Array): number;
+}
+
+/** libc through Bun's FFI, opened on first use (about 1 ms); null where it cannot be opened. */
+let libc: Libc | null | undefined;
+function openLibc(): Libc | null {
+  if (libc !== undefined) return libc;
+  libc = null;
   try {
     const { dlopen, FFIType } = require("bun:ffi") as typeof import("bun:ffi");
-    const libc = dlopen(process.platform === "darwin" ? "libc.dylib" : "libc.so.6", {
+    const lib = dlopen(process.platform === "darwin" ? "libc.dylib" : "libc.so.6", {
       flock: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 },
+      getrlimit: { args: [FFIType.i32, FFIType.ptr], returns: FFIType.i32 },
+      setrlimit: { args: [FFIType.i32, FFIType.ptr], returns: FFIType.i32 },
     });
-    flock = (fd, operation) => libc.symbols.flock(fd, operation) as number;
+    const symbols = lib.symbols as unknown as Record<keyof Libc, (...args: unknown[]) => number>;
+    libc = {
+      flock: (fd, operation) => symbols.flock(fd, operation),
+      getrlimit: (resource, limits) => symbols.getrlimit(resource, limits),
+      setrlimit: (resource, limits) => symbols.setrlimit(resource, limits),
+    };
   } catch {
-    // No FFI or no glibc (musl): the registry is then written without a lock, with a warning.
+    // No FFI or no glibc (musl): callers fall back (see tryLock, raiseOpenFileLimit).
   }
-  return flock;
+  return libc;
 }
 
 /** LOCK_EX | LOCK_NB (<sys/file.h>, the same on Linux and macOS). */
@@ -223,8 +237,13 @@ export const bunAdapter: RuntimeAdapter = {
   },
 
   get tryLock() {
-    const call = libcFlock();
-    return call ? (fd: number) => call(fd, LOCK_EX_NB) === 0 : undefined;
+    const lib = openLibc();
+    return lib ? (fd: number) => lib.flock(fd, LOCK_EX_NB) === 0 : undefined;
+  },
+
+  raiseOpenFileLimit() {
+    const lib = openLibc();
+    return lib ? raiseNoFile(lib, process.platform === "darwin" ? 8 : 7) : undefined;
   },
 
   args() {

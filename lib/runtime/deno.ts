@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { raiseNoFile } from "./rlimit.ts";
 import type {
   ChildProcess,
   ExitInfo,
@@ -45,8 +46,8 @@ interface DenoApi {
   addSignalListener(signal: string, handler: () => void): void;
   dlopen(
     path: string,
-    symbols: { flock: { parameters: ["i32", "i32"]; result: "i32" } },
-  ): { symbols: { flock(fd: number, operation: number): number } };
+    symbols: Record<string, { parameters: string[]; result: string }>,
+  ): { symbols: Record<string, (...args: unknown[]) => number> };
   build: { os: string };
   args: string[];
   exit(code: number): never;
@@ -54,20 +55,29 @@ interface DenoApi {
 
 const Deno = (globalThis as unknown as { Deno: DenoApi }).Deno;
 
-/** flock(2) from libc through Deno's FFI, loaded on first use; null where libc cannot be opened. */
-let flock: ((fd: number, operation: number) => number) | null | undefined;
-function libcFlock(): ((fd: number, operation: number) => number) | null {
-  if (flock !== undefined) return flock;
-  flock = null;
+/** libc through Deno's FFI, opened on first use; null where it cannot be opened. */
+let libc:
+  | (Parameters<typeof raiseNoFile>[0] & { flock(fd: number, operation: number): number })
+  | null
+  | undefined;
+function openLibc(): typeof libc {
+  if (libc !== undefined) return libc;
+  libc = null;
   try {
-    const libc = Deno.dlopen(Deno.build.os === "darwin" ? "libc.dylib" : "libc.so.6", {
+    const { symbols } = Deno.dlopen(Deno.build.os === "darwin" ? "libc.dylib" : "libc.so.6", {
       flock: { parameters: ["i32", "i32"], result: "i32" },
+      getrlimit: { parameters: ["i32", "buffer"], result: "i32" },
+      setrlimit: { parameters: ["i32", "buffer"], result: "i32" },
     });
-    flock = (fd, operation) => libc.symbols.flock(fd, operation);
+    libc = {
+      flock: (fd, operation) => symbols.flock!(fd, operation),
+      getrlimit: (resource, limits) => symbols.getrlimit!(resource, limits),
+      setrlimit: (resource, limits) => symbols.setrlimit!(resource, limits),
+    };
   } catch {
-    // No FFI permission or no glibc: the registry is then written without a lock, with a warning.
+    // No FFI permission or no glibc: callers fall back (see tryLock, raiseOpenFileLimit).
   }
-  return flock;
+  return libc;
 }
 
 /** Runtime adapter for running `main.ts` under Deno. */
@@ -140,9 +150,15 @@ export const denoAdapter: RuntimeAdapter = {
   },
 
   get tryLock() {
-    const call = libcFlock();
+    const lib = openLibc();
     // LOCK_EX | LOCK_NB. Deno's node:fs hands out real file descriptors, which flock takes.
-    return call ? (fd: number) => call(fd, 2 | 4) === 0 : undefined;
+    return lib ? (fd: number) => lib.flock(fd, 2 | 4) === 0 : undefined;
+  },
+
+  raiseOpenFileLimit() {
+    // Deno does not raise the soft limit itself (Bun does).
+    const lib = openLibc();
+    return lib ? raiseNoFile(lib, Deno.build.os === "darwin" ? 8 : 7) : undefined;
   },
 
   startupDone() {

@@ -75,6 +75,11 @@ export interface RuntimeAdapter {
    * cannot call libc (no FFI).
    */
   readonly tryLock?: (fd: number) => boolean;
+  /**
+   * Raises the soft open-file limit (RLIMIT_NOFILE) to the hard limit, where it is lower, and
+   * returns both. Undefined where the limits cannot be read (no FFI to libc).
+   */
+  raiseOpenFileLimit(): { soft: number; hard: number } | undefined;
   /** Command-line arguments after the program (and script) name. */
   args(): string[];
   exit(code: number): never;
