@@ -64,6 +64,8 @@ const DROPPED_REQUEST = new Set([
   ...FORWARDING,
 ]);
 const MAX_RESPONSE_HEAD = 64 * 1024;
+/** How often timeouts are checked (and the coarse clock read). */
+const SWEEP_MS = 250;
 /** Client bytes buffered while a response is under way before the client is paused. */
 const MAX_PIPELINE_BUFFER = 256 * 1024;
 const MAX_IDLE_PER_UPSTREAM = 128;
@@ -158,9 +160,10 @@ class Front {
   readonly idleTimeoutMs: number;
   readonly maxConnections: number;
   /**
-   * The time as of the last sweep (every 250 ms): what the client-side deadlines (header, idle,
-   * body stall) are set from, so the request path never reads the clock for them. They are
-   * checked by the same sweep, so a quarter-second of slack is all this costs.
+   * The time as of the last sweep (every SWEEP_MS): what the client-side deadlines (header,
+   * idle, body stall) are set from, so the request path never reads the clock for them. It lags
+   * by up to SWEEP_MS, so each deadline adds that much: a timeout never fires early, and at most
+   * two sweeps late.
    */
   clock = Date.now();
   draining = false;
@@ -190,7 +193,7 @@ class Front {
           return;
         }
         // From the first moment: a connection that never sends a whole head is closed in time.
-        conn.headDeadline = this.clock + this.headerTimeoutMs;
+        conn.headDeadline = this.clock + SWEEP_MS + this.headerTimeoutMs;
         this.clients.add(conn);
       },
       data: (socket, chunk) => this.clientData(socket.data, chunk),
@@ -222,7 +225,7 @@ class Front {
       default:
         conn.pending = conn.pending ? Buffer.concat([conn.pending, chunk]) : chunk;
         if (conn.state === "head") {
-          if (conn.headDeadline === 0) conn.headDeadline = this.clock + this.headerTimeoutMs;
+          if (conn.headDeadline === 0) conn.headDeadline = this.clock + SWEEP_MS + this.headerTimeoutMs;
           this.nextRequest(conn);
         } else if (conn.pending.length > MAX_PIPELINE_BUFFER) pauseClient(conn);
     }
@@ -792,7 +795,7 @@ class Front {
   awaitNextHead(conn: ClientConn): void {
     conn.state = "head";
     conn.idleSince = this.clock;
-    conn.headDeadline = conn.pending ? this.clock + this.headerTimeoutMs : 0;
+    conn.headDeadline = conn.pending ? this.clock + SWEEP_MS + this.headerTimeoutMs : 0;
     this.nextRequest(conn);
   }
 
@@ -918,14 +921,15 @@ class Front {
   }
 
   /**
-   * Runs every 250 ms: 408 and close for a request head not complete within the header timeout
+   * Runs every SWEEP_MS: 408 and close for a request head not complete within the header timeout
    * (slowloris) and for a request body that made no progress for the idle timeout; closes
    * keep-alive connections idle for that long; 504 for requests whose provider sent no response
    * head within its `timeout`. A response is never cut for being quiet (server-sent events).
    */
   sweepTimeouts(now: number): void {
     this.clock = now;
-    const idleLimit = this.idleTimeoutMs;
+    // Times taken from the lagging clock: the limit allows for the lag (see `clock`).
+    const idleLimit = this.idleTimeoutMs + SWEEP_MS;
     for (const conn of this.clients) {
       if (conn.state === "head") {
         if (conn.headDeadline !== 0 && conn.headDeadline < now) {
@@ -946,7 +950,7 @@ class Front {
         this.abortExchange(
           conn,
           408,
-          `The request body made no progress for ${idleLimit} ms (--idle-timeout)`,
+          `The request body made no progress for ${this.idleTimeoutMs} ms (--idle-timeout)`,
         );
         continue;
       }
@@ -976,7 +980,7 @@ export function startRawProxy(sockets: RawSockets, options: RawProxyOptions): Ra
     handlers: front.clientHandlers,
     data: () => undefined as unknown as ClientConn,
   });
-  const sweeper = setInterval(() => front.sweepTimeouts(Date.now()), 250);
+  const sweeper = setInterval(() => front.sweepTimeouts(Date.now()), SWEEP_MS);
   (sweeper as { unref?: () => void }).unref?.();
   const closeIdleClients = () => {
     for (const conn of front.clients) if (conn.state === "head" && !conn.pending) front.closeClient(conn);
