@@ -3,7 +3,7 @@
  * forward exactly the header lines the full path would keep.
  */
 import { describe, expect, test } from "bun:test";
-import { HOP_BY_HOP } from "../lib/proxy/headers.ts";
+import { REQUEST_DROPPED, RESPONSE_DROPPED } from "../lib/proxy/headers.ts";
 import {
   findHeadEnd,
   HttpParseError,
@@ -31,19 +31,7 @@ const REQUESTS = [
 /** The lines the full path keeps, as `name: value` with the name lower-cased. */
 function keptByParser(text: string): string[] {
   const head = parseRequestHead(Buffer.from(text, "latin1"), findHeadEnd(Buffer.from(text, "latin1")));
-  const dropped = new Set([
-    ...HOP_BY_HOP,
-    "host",
-    "content-length",
-    "x-request-id",
-    "forwarded",
-    "x-forwarded-for",
-    "x-forwarded-host",
-    "x-forwarded-proto",
-    "x-forwarded-prefix",
-    "x-gateway-client-address",
-    ...head.connectionTokens,
-  ]);
+  const dropped = new Set([...REQUEST_DROPPED, ...head.connectionTokens]);
   return head.headers.filter(([name]) => !dropped.has(name)).map(([name, value]) => `${name}: ${value}`);
 }
 
@@ -105,6 +93,46 @@ describe("scanRequestHead", () => {
   });
 });
 
+describe("the header policy", () => {
+  // Values the scanners read must still parse; the rest get a marker that must never pass on.
+  const VALUES: Record<string, string> = {
+    host: "x",
+    "content-length": "0",
+    "transfer-encoding": "chunked",
+    connection: "keep-alive",
+  };
+  test.each([...REQUEST_DROPPED])(
+    "the request scanner drops a client's %s, as the parser's path does",
+    (name) => {
+      const value = VALUES[name] ?? "leaked-value";
+      const host = name === "host" ? "" : "Host: x\r\n";
+      const length = name === "content-length" || name === "transfer-encoding" ? "" : "Content-Length: 0\r\n";
+      const text = `POST /a HTTP/1.1\r\n${host}${length}${name}: ${value}\r\nX-Kept: yes\r\n\r\n`;
+      const buf = Buffer.from(text, "latin1");
+      const head = scanRequestHead(buf, findHeadEnd(buf));
+      // The fast path itself, not the parser it falls back to, must drop it.
+      expect(head.passThrough).toBeDefined();
+      expect(normalizeLines(head.passThrough!.lines)).toEqual(["x-kept: yes"]);
+      expect(keptByParser(text)).toEqual(["x-kept: yes"]);
+    },
+  );
+
+  test.each([...RESPONSE_DROPPED])("the response scanner drops a provider's %s", (name) => {
+    const value = VALUES[name] ?? "leaked-value";
+    const length = name === "transfer-encoding" ? "" : "Content-Length: 0\r\n";
+    const text = `HTTP/1.1 200 OK\r\n${length}${name}: ${value}\r\nX-Kept: yes\r\n\r\n`;
+    const buf = Buffer.from(text, "latin1");
+    const head = scanResponseHeadBytes(buf, findHeadEnd(buf));
+    const ranges = head?.raw?.ranges ?? [];
+    let kept = "";
+    for (let i = 0; i < ranges.length; i += 2) kept += buf.toString("latin1", ranges[i], ranges[i + 1]);
+    // The byte scanner takes every head of this shape (a Connection token aside, which it reads).
+    if (name === "connection") expect(head?.keepAlive).toBe(true);
+    expect(head).not.toBeNull();
+    expect(normalizeLines(kept).filter((line) => line !== "content-length: 0")).toEqual(["x-kept: yes"]);
+  });
+});
+
 describe("scanResponseHeadBytes", () => {
   /** The kept lines of a byte-scanned head, as the bytes the client will get. */
   function keptBytes(head: NonNullable<ReturnType<typeof scanResponseHeadBytes>>): string {
@@ -139,7 +167,7 @@ describe("scanResponseHeadBytes", () => {
       expect([...fast!.connectionTokens].sort()).toEqual([...full.connectionTokens].sort());
       // The same lines go on, each byte for byte as the upstream wrote it.
       const kept = full.headers
-        .filter(([name]) => !HOP_BY_HOP.includes(name) && name !== "x-request-id" && name !== "location")
+        .filter(([name]) => !RESPONSE_DROPPED.has(name) && name !== "location")
         .map(([name, value]) => `${name}: ${value}`);
       const lines = keptBytes(fast!);
       expect(normalizeLines(lines)).toEqual(kept);

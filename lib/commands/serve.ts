@@ -5,7 +5,8 @@ import type { Config } from "../config.ts";
 import { Gateway } from "../gateway.ts";
 import { announceInstance } from "../instance.ts";
 import { Logger } from "../logger.ts";
-import { CLIENT_ADDRESS_HEADER, type RawProxy, startRawProxy } from "../proxy/raw.ts";
+import { type Front, startFront } from "../proxy/front/index.ts";
+import { CLIENT_ADDRESS_HEADER } from "../proxy/headers.ts";
 import type { HttpServer, RuntimeAdapter } from "../runtime/index.ts";
 import { reapOrphans } from "../supervisor/ledger.ts";
 import { serveOutput } from "../supervisor/output.ts";
@@ -138,9 +139,9 @@ async function listen(
       }),
     ),
   );
-  let front: RawProxy;
+  let front: Front;
   try {
-    front = startRawProxy(raw, {
+    front = startFront(raw, {
       hostname: config.host,
       port: config.port,
       table: () => gateway.table,

@@ -1,5 +1,6 @@
-import { problemResponse } from "../problem.ts";
+import { answerResponse } from "../problem.ts";
 import type { RequestContext } from "../runtime/index.ts";
+import { answers } from "./answers.ts";
 import { stripHopByHop, upstreamRequestHeaders } from "./headers.ts";
 import type { RouteMatch } from "./table.ts";
 
@@ -22,17 +23,10 @@ export async function forward(
   const { target, rest } = match;
   const declared = Number(request.headers.get("content-length") ?? 0);
   if (maxBodySize !== undefined && declared > maxBodySize) {
-    return problemResponse(
-      413,
-      `The request body of ${declared} bytes is over the limit of ${maxBodySize} bytes`,
-    );
+    return answerResponse(answers.bodyOverLimit(maxBodySize, declared));
   }
   const origin = target.upstream();
-  if (!origin) {
-    return problemResponse(503, `Provider "${target.code}" is ${target.status()}; try again shortly`, {
-      headers: { "retry-after": "1" },
-    });
-  }
+  if (!origin) return answerResponse(answers.notReady(target.code, target.status()));
   const hostHeader = request.headers.get("host") ?? "";
   const { headers, requestId } = upstreamRequestHeaders(request.headers, {
     remoteAddress: context.remoteAddress,
@@ -63,20 +57,11 @@ export async function forward(
   } catch (error) {
     clearTimeout(timer);
     request.signal.removeEventListener("abort", onClientAbort);
-    if (controller.signal.reason instanceof HeaderTimeout) {
-      return problemResponse(
-        504,
-        `Provider "${target.code}" sent no response headers within ${target.timeoutMs} ms`,
-        { headers: { "x-request-id": requestId } },
-      );
-    }
-    return problemResponse(
-      502,
-      `Provider "${target.code}" could not be reached: ${(error as Error).message}`,
-      {
-        headers: { "x-request-id": requestId },
-      },
-    );
+    const answer =
+      controller.signal.reason instanceof HeaderTimeout
+        ? answers.noResponseHeaders(target.code, target.timeoutMs)
+        : answers.unreachable(target.code, (error as Error).message);
+    return answerResponse(answer, { "x-request-id": requestId });
   }
   clearTimeout(timer);
   const responseHeaders = new Headers(upstream.headers);

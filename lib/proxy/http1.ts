@@ -1,7 +1,16 @@
 /**
  * Just enough HTTP/1.1 (RFC 9112) to relay messages as bytes: parse a head, decide the body's
  * framing, and find where a chunked body ends. Strict where laxness enables request smuggling.
+ * Which headers are dropped is ./headers.ts's to say; the scanners here only read it.
  */
+import {
+  asksForTrailers,
+  namesByLength,
+  persists,
+  persistsWith,
+  REQUEST_DROPPED,
+  RESPONSE_DROPPED,
+} from "./headers.ts";
 
 /** A header field as received: lower-cased name, value with surrounding whitespace trimmed. */
 export type HeaderField = [name: string, value: string];
@@ -210,8 +219,7 @@ export function parseRequestHead(buf: Buffer, end: number): RequestHead {
     } else if (name === "upgrade") upgrade = value;
   }
   if (minor === 1 && host === null) throw new HttpParseError(400, "HTTP/1.1 request without Host header");
-  const keepAlive =
-    minor === 1 ? !frame.connectionTokens.includes("close") : frame.connectionTokens.includes("keep-alive");
+  const keepAlive = persistsWith(minor, frame.connectionTokens);
   return {
     method: match[1]!,
     target: match[2]!,
@@ -227,6 +235,24 @@ export function parseRequestHead(buf: Buffer, end: number): RequestHead {
     requestId: headers.find(([name]) => name === "x-request-id")?.[1],
     idempotencyKey: headers.some(([name]) => name === "idempotency-key" || name === "x-idempotency-key"),
   };
+}
+
+/** {@link REQUEST_DROPPED} and {@link RESPONSE_DROPPED} by name length, for the scanners. */
+const REQUEST_DROPPED_BY_LENGTH = namesByLength(REQUEST_DROPPED);
+const RESPONSE_DROPPED_BY_LENGTH = namesByLength(RESPONSE_DROPPED);
+
+/** Whether the name at `pos` (of the length `names` were picked for) is one of `names`. */
+function isListed(names: readonly string[] | undefined, text: string, pos: number): boolean {
+  if (names === undefined) return false;
+  for (let i = 0; i < names.length; i++) if (nameIs(text, pos, names[i]!)) return true;
+  return false;
+}
+
+/** {@link isListed} for a name read as bytes. */
+function bytesListed(names: readonly string[] | undefined, buf: Buffer, pos: number): boolean {
+  if (names === undefined) return false;
+  for (let i = 0; i < names.length; i++) if (bytesNameIs(buf, pos, names[i]!)) return true;
+  return false;
 }
 
 /** Tokens of a request's `Connection` header that name no other header to drop. */
@@ -254,30 +280,21 @@ export function scanRequestHead(buf: Buffer, end: number): RequestHead {
   let wantsTrailers = false;
   const connectionTokens: string[] = [];
   const lines = keptHeaderLines(text, lineEnd + 2, (pos, colon, eol) => {
-    let drop = false;
-    // Only names of these lengths can matter here; every other line is kept without a look.
-    switch (colon - pos) {
+    const length = colon - pos;
+    // Only the names the proxy must read are looked at here; whether a line is dropped is the
+    // policy's (REQUEST_DROPPED), checked below for every line.
+    switch (length) {
       case 2:
-        if (nameIs(text, pos, "te")) {
-          wantsTrailers = /(^|,)\s*trailers\s*(,|$)/i.test(fieldValue(text, colon, eol));
-          drop = true;
-        }
+        if (nameIs(text, pos, "te")) wantsTrailers = asksForTrailers(fieldValue(text, colon, eol));
         break;
       case 4:
         if (nameIs(text, pos, "host")) {
           if (host !== null) return FALLBACK;
           host = fieldValue(text, colon, eol);
-          drop = true;
         }
         break;
       case 7:
-        if (nameIs(text, pos, "upgrade")) {
-          upgrade = fieldValue(text, colon, eol);
-          drop = true;
-        } else drop = nameIs(text, pos, "trailer");
-        break;
-      case 9:
-        drop = nameIs(text, pos, "forwarded");
+        if (nameIs(text, pos, "upgrade")) upgrade = fieldValue(text, colon, eol);
         break;
       case 10:
         if (nameIs(text, pos, "connection")) {
@@ -287,14 +304,10 @@ export function scanRequestHead(buf: Buffer, end: number): RequestHead {
             if (!PLAIN_CONNECTION_TOKENS.has(t)) return FALLBACK;
             connectionTokens.push(t);
           }
-          drop = true;
-        } else drop = nameIs(text, pos, "keep-alive");
+        }
         break;
       case 12:
-        if (nameIs(text, pos, "x-request-id")) {
-          requestId = fieldValue(text, colon, eol);
-          drop = true;
-        }
+        if (nameIs(text, pos, "x-request-id")) requestId = fieldValue(text, colon, eol);
         break;
       case 14:
         if (nameIs(text, pos, "content-length")) {
@@ -303,35 +316,19 @@ export function scanRequestHead(buf: Buffer, end: number): RequestHead {
             return FALLBACK;
           }
           contentLength = Number(value);
-          drop = true;
         }
         break;
       case 15:
-        if (nameIs(text, pos, "x-forwarded-for")) drop = true;
-        else if (nameIs(text, pos, "idempotency-key")) idempotencyKey = true;
-        break;
-      case 16:
-        drop = nameIs(text, pos, "x-forwarded-host") || nameIs(text, pos, "proxy-connection");
+        if (nameIs(text, pos, "idempotency-key")) idempotencyKey = true;
         break;
       case 17:
         if (nameIs(text, pos, "transfer-encoding")) {
           if (chunked || fieldValue(text, colon, eol).toLowerCase() !== "chunked") return FALLBACK;
           chunked = true;
-          drop = true;
-        } else if (nameIs(text, pos, "x-forwarded-proto")) drop = true;
-        else if (nameIs(text, pos, "x-idempotency-key")) idempotencyKey = true;
-        break;
-      case 18:
-        drop = nameIs(text, pos, "x-forwarded-prefix") || nameIs(text, pos, "proxy-authenticate");
-        break;
-      case 19:
-        drop = nameIs(text, pos, "proxy-authorization");
-        break;
-      case 24:
-        drop = nameIs(text, pos, "x-gateway-client-address");
+        } else if (nameIs(text, pos, "x-idempotency-key")) idempotencyKey = true;
         break;
     }
-    return drop;
+    return isListed(REQUEST_DROPPED_BY_LENGTH[length], text, pos);
   });
   if (lines === FALLBACK) return parseRequestHead(buf, end);
   // Every refusal (both framings, chunked in HTTP/1.0, no Host) is parseRequestHead's to make.
@@ -345,7 +342,7 @@ export function scanRequestHead(buf: Buffer, end: number): RequestHead {
     headers: [],
     contentLength,
     chunked,
-    keepAlive: minor === 1 ? !connectionTokens.includes("close") : connectionTokens.includes("keep-alive"),
+    keepAlive: persistsWith(minor, connectionTokens),
     upgrade: upgrade !== null && connectionTokens.includes("upgrade") ? upgrade : null,
     connectionTokens,
     host,
@@ -383,8 +380,7 @@ export function parseResponseHead(buf: Buffer, end: number): ResponseHead {
     headers,
     contentLength: frame.contentLength,
     chunked: frame.chunked,
-    keepAlive:
-      minor === 1 ? !frame.connectionTokens.includes("close") : frame.connectionTokens.includes("keep-alive"),
+    keepAlive: persistsWith(minor, frame.connectionTokens),
     connectionTokens: frame.connectionTokens,
     ascii: !NON_ASCII.test(text),
   };
@@ -415,10 +411,6 @@ export class ChunkedTracker {
   #lineLength = 0;
   /** Bytes of chunk data seen, for body limits. */
   dataBytes = 0;
-
-  get done(): boolean {
-    return this.#state === ChunkState.Done;
-  }
 
   /**
    * Consumes `buf[start, end)`, calling `onData` with the range of each run of chunk data (to
@@ -597,14 +589,11 @@ export function scanResponseHeadBytes(buf: Buffer, end: number): ResponseHead | 
       eol++;
     }
     if (buf[eol + 1] !== LF) return null;
-    let drop = false;
-    switch (colon - pos) {
-      case 2:
-        drop = bytesNameIs(buf, pos, "te");
-        break;
-      case 7:
-        drop = bytesNameIs(buf, pos, "trailer") || bytesNameIs(buf, pos, "upgrade");
-        break;
+    const length = colon - pos;
+    // The policy (RESPONSE_DROPPED) says which lines are dropped; only the names the proxy reads
+    // are looked at here. `Location` is taken out too: it is written again, rewritten.
+    let drop = bytesListed(RESPONSE_DROPPED_BY_LENGTH[length], buf, pos);
+    switch (length) {
       case 8:
         if (bytesNameIs(buf, pos, "location")) {
           // The one value read as a string: the proxy may rewrite it under the namespace.
@@ -630,11 +619,7 @@ export function scanResponseHeadBytes(buf: Buffer, end: number): ResponseHead | 
             }
             at = to + 1;
           }
-          drop = true;
-        } else drop = bytesNameIs(buf, pos, "keep-alive");
-        break;
-      case 12:
-        drop = bytesNameIs(buf, pos, "x-request-id");
+        }
         break;
       case 14:
         if (bytesNameIs(buf, pos, "content-length")) {
@@ -649,23 +634,13 @@ export function scanResponseHeadBytes(buf: Buffer, end: number): ResponseHead | 
           contentLength = value;
         }
         break;
-      case 16:
-        drop = bytesNameIs(buf, pos, "proxy-connection");
-        break;
       case 17:
         if (bytesNameIs(buf, pos, "transfer-encoding")) {
           const from = owsStart(buf, colon + 1, eol);
           const last = owsEnd(buf, from, eol);
           if (chunked || last - from !== 7 || !bytesNameIs(buf, from, "chunked")) return null;
           chunked = true;
-          drop = true;
         }
-        break;
-      case 18:
-        drop = bytesNameIs(buf, pos, "proxy-authenticate");
-        break;
-      case 19:
-        drop = bytesNameIs(buf, pos, "proxy-authorization");
         break;
     }
     if (drop) {
@@ -688,7 +663,7 @@ export function scanResponseHeadBytes(buf: Buffer, end: number): ResponseHead | 
     headers: [],
     contentLength,
     chunked,
-    keepAlive: minor === 1 ? !close : keepAliveToken,
+    keepAlive: persists(minor, close, keepAliveToken),
     connectionTokens,
     ascii: true,
   };
@@ -728,7 +703,6 @@ function bytesDecimal(buf: Buffer, start: number, end: number): number | null {
   return value;
 }
 
-/** Case-insensitive compare of the header name at `pos` with `lower` (same length checked by the caller). */
 const FALLBACK = Symbol("fallback");
 
 /**
@@ -767,6 +741,7 @@ function keptHeaderLines(
   return lines;
 }
 
+/** Case-insensitive compare of the header name at `pos` with `lower` (same length checked by the caller). */
 function nameIs(text: string, pos: number, lower: string): boolean {
   for (let i = 0; i < lower.length; i++) {
     if ((text.charCodeAt(pos + i) | 0x20) !== lower.charCodeAt(i)) return false;

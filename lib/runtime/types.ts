@@ -129,7 +129,7 @@ export interface RawSockets {
   connect<T>(address: RawAddress, handlers: RawHandlers<T>, data: T): void;
   /**
    * Collects garbage now. Relayed chunks are short-lived buffers whose memory lives outside the
-   * JS heap, so a bulk transfer outruns the collector's own schedule (see lib/proxy/raw.ts).
+   * JS heap, so a bulk transfer outruns the collector's own schedule (see lib/proxy/front/bulk.ts).
    */
   collectGarbage(): void;
   /** Serves `fetch` on a unix socket (the gateway's own routes, behind the byte-level front). */

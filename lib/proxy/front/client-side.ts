@@ -1,0 +1,420 @@
+/**
+ * The client side of the byte-level front: reads request heads off each client connection,
+ * routes them, relays request bodies to the upstream side, writes responses back with
+ * backpressure, answers locally when the gateway must (lib/proxy/answers.ts), and enforces the
+ * client's timeouts and the connection cap.
+ */
+import type { RawAddress, RawHandlers, RawSockets } from "../../runtime/index.ts";
+import { type Answer, answers } from "../answers.ts";
+import { REQUEST_ID } from "../headers.ts";
+import { ChunkedTracker, findHeadEnd, HttpParseError, type RequestHead, scanRequestHead } from "../http1.ts";
+import { hasEncodedSeparator, normalizeTarget } from "../path.ts";
+import { BULK_CHUNK, type BulkCollector } from "./bulk.ts";
+import {
+  ClientConn,
+  pauseClient,
+  pauseLink,
+  resumeClient,
+  resumeLink,
+  type UpstreamLink,
+} from "./connections.ts";
+import { answerBytes, latin1Bytes, toBuffer, upstreamHead } from "./heads.ts";
+import type { FrontOptions } from "./index.ts";
+import type { UpstreamPool } from "./pool.ts";
+import type { UpstreamSide } from "./upstream-side.ts";
+
+/** How often timeouts are checked (and the coarse clock read). */
+export const SWEEP_MS = 250;
+/** Client bytes buffered while a response is under way before the client is paused. */
+export const MAX_PIPELINE_BUFFER = 256 * 1024;
+
+/** What a connection past `maxConnections` gets before it is closed: no request is read. */
+const OVER_CAPACITY = answerBytes(answers.overCapacity(), { requestId: "", close: true, headRequest: false });
+
+export class ClientSide {
+  readonly clients = new Set<ClientConn>();
+  readonly handlers: RawHandlers<ClientConn>;
+  readonly maxHeaderSize: number;
+  readonly headerTimeoutMs: number;
+  readonly idleTimeoutMs: number;
+  readonly maxConnections: number;
+  /**
+   * The time as of the last sweep (every SWEEP_MS): what the client-side deadlines (header,
+   * idle, body stall) are set from, so the request path never reads the clock for them. It lags
+   * by up to SWEEP_MS, so each deadline adds that much: a timeout never fires early, and at most
+   * two sweeps late.
+   */
+  clock = Date.now();
+  draining = false;
+  /** Called once, when draining and no exchange is in flight any more. */
+  onIdle: (() => void) | null = null;
+  upstream!: UpstreamSide;
+
+  constructor(
+    readonly options: FrontOptions,
+    readonly sockets: RawSockets,
+    readonly pool: UpstreamPool,
+    readonly bulk: BulkCollector,
+  ) {
+    this.maxHeaderSize = options.maxHeaderSize ?? 64 * 1024;
+    this.headerTimeoutMs = options.headerTimeoutMs ?? 10_000;
+    this.idleTimeoutMs = options.idleTimeoutMs ?? 75_000;
+    this.maxConnections = options.maxConnections ?? Number.POSITIVE_INFINITY;
+    this.handlers = {
+      open: (socket) => {
+        const conn = new ClientConn(socket);
+        socket.data = conn;
+        if (this.clients.size >= this.maxConnections) {
+          // Over the cap: a short answer and the door, without reading a byte of the request.
+          conn.state = "closed";
+          socket.write(OVER_CAPACITY);
+          socket.end();
+          return;
+        }
+        // From the first moment: a connection that never sends a whole head is closed in time.
+        conn.headDeadline = this.clock + SWEEP_MS + this.headerTimeoutMs;
+        this.clients.add(conn);
+      },
+      data: (socket, chunk) => this.onData(socket.data, chunk),
+      drain: (socket) => this.onDrain(socket.data),
+      close: (socket) => this.onClosed(socket.data),
+    };
+  }
+
+  onData(conn: ClientConn, chunk: Buffer): void {
+    if (chunk.length >= BULK_CHUNK) this.bulk.count(chunk.length);
+    switch (conn.state) {
+      case "tunnel":
+        if (conn.link) this.upstream.write(conn.link, chunk);
+        return;
+      case "body":
+        this.relayRequestBody(conn, chunk, 0);
+        return;
+      case "closed":
+        return;
+      default:
+        conn.unread = conn.unread ? Buffer.concat([conn.unread, chunk]) : chunk;
+        if (conn.state === "head") {
+          if (conn.headDeadline === 0) conn.headDeadline = this.clock + SWEEP_MS + this.headerTimeoutMs;
+          this.nextRequest(conn);
+        } else if (conn.unread.length > MAX_PIPELINE_BUFFER) pauseClient(conn);
+    }
+  }
+
+  /** Takes the next request head off the unread bytes, once it is complete. */
+  nextRequest(conn: ClientConn): void {
+    const buf = conn.unread;
+    if (!buf || conn.state !== "head") return;
+    const end = findHeadEnd(buf);
+    if (end === -1) {
+      if (buf.length > this.maxHeaderSize) this.answer(conn, answers.headTooLarge(), true);
+      return;
+    }
+    if (end > this.maxHeaderSize) {
+      this.answer(conn, answers.headTooLarge(), true);
+      return;
+    }
+    let head: RequestHead;
+    try {
+      head = scanRequestHead(buf, end);
+    } catch (error) {
+      const status = error instanceof HttpParseError ? error.status : 400;
+      this.answer(conn, answers.badRequest((error as Error).message, status), true);
+      return;
+    }
+    conn.unread = end < buf.length ? buf.subarray(end) : null;
+    this.dispatch(conn, head);
+  }
+
+  /** Routes a request and sends its head upstream (a provider, or the gateway's own app), or refuses it. */
+  dispatch(conn: ClientConn, head: RequestHead): void {
+    conn.request = head;
+    conn.keepAlive = head.keepAlive && !this.draining;
+    conn.responseStarted = false;
+    conn.requestSent = false;
+    conn.target = null;
+    conn.prefix = "";
+    const given = head.requestId;
+    conn.requestId = given && REQUEST_ID.test(given) ? given : nextRequestId();
+    conn.idleSince = 0;
+    conn.headDeadline = 0;
+
+    const normalized = normalizeTarget(head.target);
+    if (!normalized.ok) {
+      this.refuse(conn, answers.badRequest(normalized.reason));
+      return;
+    }
+    const table = this.options.table();
+    const match = table.match(normalized.path);
+    if (normalized.path !== normalized.rawPath && match?.target !== table.match(normalized.rawPath)?.target) {
+      // Dot segments (plain or encoded) that carry a request across a namespace boundary are
+      // refused outright: a path written into one provider never reaches another, nor the gateway.
+      this.refuse(conn, answers.dotSegmentsLeaveNamespace());
+      return;
+    }
+    let address: RawAddress;
+    let upstreamTarget: string;
+    if (match) {
+      const endpoint = match.target.endpoint();
+      if (!endpoint) {
+        this.refuse(conn, answers.notReady(match.target.code, match.target.status()));
+        return;
+      }
+      conn.target = match.target;
+      conn.prefix = match.target.namespace;
+      address = endpoint;
+      upstreamTarget = match.rest + normalized.query;
+    } else {
+      if (hasEncodedSeparator(normalized.path)) {
+        this.refuse(conn, answers.encodedSeparator());
+        return;
+      }
+      address = this.options.internal;
+      upstreamTarget = normalized.path + normalized.query;
+    }
+    const max = this.options.maxBodySize;
+    if (max !== undefined && head.contentLength !== null && head.contentLength > max) {
+      this.refuse(conn, answers.bodyOverLimit(max, head.contentLength));
+      return;
+    }
+    conn.bodyRemaining = head.contentLength ?? 0;
+    conn.requestChunks = head.chunked ? new ChunkedTracker() : null;
+    const hasBody = conn.bodyRemaining > 0 || conn.requestChunks !== null;
+    const link = this.pool.acquire(address);
+    link.owner = conn;
+    link.requestHead = latin1Bytes(upstreamHead(conn, head, upstreamTarget, link.key), head.ascii);
+    link.gotBytes = false;
+    conn.link = link;
+    conn.responseDeadline = 0;
+    this.upstream.write(link, link.requestHead);
+    if (hasBody) {
+      conn.state = "body";
+      conn.bodyProgressAt = this.clock;
+      const rest = conn.unread;
+      conn.unread = null;
+      if (rest) this.relayRequestBody(conn, rest, 0);
+    } else {
+      conn.state = "waiting";
+      this.requestComplete(conn);
+    }
+  }
+
+  /** The whole request is with the upstream: from now on the response timeout runs (as in Go and Traefik). */
+  requestComplete(conn: ClientConn): void {
+    conn.requestSent = true;
+    if (!conn.responseStarted) conn.responseDeadline = Date.now() + (conn.target?.timeoutMs ?? 60_000);
+  }
+
+  /** Answers locally; when the request has a body the gateway did not read, the connection closes after. */
+  refuse(conn: ClientConn, answer: Answer): void {
+    const head = conn.request;
+    const unreadBody = head !== null && (head.chunked || (head.contentLength ?? 0) > 0);
+    this.answer(conn, answer, unreadBody || !conn.keepAlive);
+    if (!unreadBody && conn.keepAlive) this.awaitNextHead(conn);
+  }
+
+  relayRequestBody(conn: ClientConn, chunk: Buffer, offset: number): void {
+    const link = conn.link;
+    if (!link) return;
+    conn.bodyProgressAt = this.clock;
+    let end: number;
+    const chunks = conn.requestChunks;
+    if (chunks) {
+      try {
+        end = chunks.feed(chunk, offset, chunk.length);
+      } catch (error) {
+        const status = (error as HttpParseError).status ?? 400;
+        this.abortExchange(conn, answers.badRequest((error as Error).message, status));
+        return;
+      }
+      const max = this.options.maxBodySize;
+      if (max !== undefined && chunks.dataBytes > max) {
+        this.abortExchange(conn, answers.bodyOverLimit(max));
+        return;
+      }
+    } else {
+      const take = Math.min(conn.bodyRemaining, chunk.length - offset);
+      conn.bodyRemaining -= take;
+      end = conn.bodyRemaining === 0 ? offset + take : -1;
+    }
+    const upTo = end === -1 ? chunk.length : end;
+    if (upTo > offset)
+      this.upstream.write(link, offset === 0 && upTo === chunk.length ? chunk : chunk.subarray(offset, upTo));
+    if (end !== -1) {
+      this.requestComplete(conn);
+      if (conn.state === "body") conn.state = "waiting";
+      if (end < chunk.length) conn.unread = chunk.subarray(end);
+      // The response may have ended before the body did (an early answer); finish it now.
+      if (conn.state === "waiting" && link.state === "idle") this.finishExchange(conn, link);
+    }
+  }
+
+  /** Writes to the client; what the socket does not take waits in the outbox, and the upstream pauses. */
+  write(conn: ClientConn, data: Buffer | string): void {
+    const socket = conn.socket;
+    if (!socket) return;
+    if (conn.outbox.length > 0) {
+      conn.outbox.push(toBuffer(data));
+      return;
+    }
+    const written = socket.write(data);
+    if (written < data.length && written >= 0) {
+      conn.outbox.push(toBuffer(data).subarray(written));
+      // Backpressure: stop reading the upstream until the client has taken what it was sent.
+      if (conn.link) pauseLink(conn.link);
+    }
+  }
+
+  onDrain(conn: ClientConn): void {
+    const socket = conn.socket;
+    if (!socket) return;
+    while (conn.outbox.length > 0) {
+      const next = conn.outbox[0]!;
+      const written = socket.write(next);
+      if (written < 0) return;
+      if (written < next.length) {
+        conn.outbox[0] = next.subarray(written);
+        return;
+      }
+      conn.outbox.shift();
+    }
+    if (conn.link) resumeLink(conn.link);
+    if (conn.state === "closed") socket.end();
+  }
+
+  onClosed(conn: ClientConn): void {
+    const wasActive = conn.state !== "head" && conn.state !== "closed";
+    conn.state = "closed";
+    conn.socket = null;
+    this.clients.delete(conn);
+    const link = conn.link;
+    conn.link = null;
+    // A client that went away mid-exchange cancels the upstream request (its connection is not reused).
+    if (link && (wasActive || link.state !== "idle")) this.pool.destroy(link);
+    this.checkIdle();
+  }
+
+  /** Sends the gateway's own answer (problem+json); with `close`, the connection closes after it. */
+  answer(conn: ClientConn, answer: Answer, close: boolean): void {
+    const headRequest = conn.request?.method === "HEAD";
+    this.write(conn, answerBytes(answer, { requestId: conn.requestId, close, headRequest }));
+    if (close) this.close(conn);
+  }
+
+  /** Closes the connection once what it was sent is written. */
+  close(conn: ClientConn): void {
+    conn.state = "closed";
+    if (conn.outbox.length === 0) conn.socket?.end();
+  }
+
+  /** Fails the exchange in flight: an answer if none began, else the client connection is cut. */
+  abortExchange(conn: ClientConn, answer: Answer): void {
+    const link = conn.link;
+    conn.link = null;
+    if (link) this.pool.destroy(link);
+    if (!conn.responseStarted) this.answer(conn, answer, true);
+    else this.cut(conn);
+  }
+
+  /** Ends the client connection abruptly so a truncated response can never look complete. */
+  cut(conn: ClientConn): void {
+    conn.state = "closed";
+    conn.socket?.terminate();
+  }
+
+  /** The response is complete: recycle the upstream connection and move to the client's next request. */
+  finishExchange(conn: ClientConn, link: UpstreamLink): void {
+    if (!conn.requestSent) {
+      // Answered before the request body was all sent: neither connection can be resynchronised.
+      link.state = "closed";
+      this.pool.destroy(link);
+      conn.link = null;
+      this.close(conn);
+      return;
+    }
+    conn.link = null;
+    link.owner = null;
+    const reusable = link.state === "idle" && link.response?.keepAlive !== false && !link.untilClose;
+    if (reusable) this.pool.release(link);
+    else this.pool.destroy(link);
+    if (!conn.keepAlive || conn.state === "closed") {
+      this.close(conn);
+      this.checkIdle();
+      return;
+    }
+    conn.request = null;
+    resumeClient(conn);
+    if (this.draining) {
+      conn.state = "head";
+      this.close(conn);
+      this.checkIdle();
+      return;
+    }
+    this.awaitNextHead(conn);
+  }
+
+  /** Back to reading request heads: idle until the next byte (the idle timeout), or at once if one is buffered. */
+  awaitNextHead(conn: ClientConn): void {
+    conn.state = "head";
+    conn.idleSince = this.clock;
+    conn.headDeadline = conn.unread ? this.clock + SWEEP_MS + this.headerTimeoutMs : 0;
+    this.nextRequest(conn);
+  }
+
+  /**
+   * Runs every SWEEP_MS: 408 and close for a request head not complete within the header timeout
+   * (slowloris) and for a request body that made no progress for the idle timeout; closes
+   * keep-alive connections idle for that long; 504 for requests whose provider sent no response
+   * head within its `timeout`. A response is never cut for being quiet (server-sent events).
+   */
+  sweepTimeouts(now: number): void {
+    this.clock = now;
+    // Times taken from the lagging clock: the limit allows for the lag (see `clock`).
+    const idleLimit = this.idleTimeoutMs + SWEEP_MS;
+    for (const conn of this.clients) {
+      if (conn.state === "head") {
+        if (conn.headDeadline !== 0 && conn.headDeadline < now) {
+          conn.headDeadline = 0;
+          this.answer(conn, answers.headTimeout(this.headerTimeoutMs), true);
+        } else if (conn.headDeadline === 0 && conn.idleSince !== 0 && now - conn.idleSince > idleLimit) {
+          this.close(conn);
+        }
+        continue;
+      }
+      // A body held back by the gateway's own backpressure is not the client's stall.
+      if (conn.state === "body" && !conn.paused && now - conn.bodyProgressAt > idleLimit) {
+        this.abortExchange(conn, answers.bodyStalled(this.idleTimeoutMs));
+        continue;
+      }
+      if (conn.responseDeadline !== 0 && conn.responseDeadline < now && !conn.responseStarted && conn.link) {
+        conn.responseDeadline = 0;
+        this.abortExchange(
+          conn,
+          answers.noResponseHeaders(conn.target?.code ?? null, conn.target?.timeoutMs ?? 60_000),
+        );
+      }
+    }
+  }
+
+  /** While draining: calls `onIdle` once no exchange is in flight. */
+  checkIdle(): void {
+    if (!this.draining || !this.onIdle) return;
+    for (const conn of this.clients) if (conn.state !== "head" && conn.state !== "closed") return;
+    const done = this.onIdle;
+    this.onIdle = null;
+    done();
+  }
+
+  /** Closes the connections that wait for a request with nothing buffered (the start of draining). */
+  closeIdleClients(): void {
+    for (const conn of this.clients) if (conn.state === "head" && !conn.unread) this.close(conn);
+  }
+}
+
+// Request ids: a random per-process prefix and a counter, unique without a UUID's cost per request.
+const ID_PREFIX = crypto.randomUUID().slice(0, 18);
+let idCounter = 0;
+function nextRequestId(): string {
+  idCounter = idCounter === Number.MAX_SAFE_INTEGER ? 1 : idCounter + 1;
+  return ID_PREFIX + idCounter;
+}

@@ -1,0 +1,94 @@
+/**
+ * The byte-level front: reads each request head off the client socket, routes it, rewrites the
+ * head (namespace stripped, hop-by-hop dropped, forwarding headers set) and relays bodies and
+ * responses as bytes over pooled keep-alive upstream connections. No Request or Response objects
+ * on this path: that is what lets it keep pace with nginx (see PITFALLS.md, bench/README.md).
+ * Requests outside every namespace go, the same way, to the gateway's own Hono app on a unix socket.
+ *
+ * Its parts, one job each: ./connections.ts (per-connection state), ./client-side.ts and
+ * ./upstream-side.ts (the two state machines), ./pool.ts (keep-alive upstream connections),
+ * ./heads.ts (heads as bytes), ./bulk.ts (garbage collection pacing for bulk transfers); the
+ * header policy is ../headers.ts, the gateway's own answers ../answers.ts.
+ */
+import type { RawAddress, RawListener, RawSockets } from "../../runtime/index.ts";
+import type { NamespaceTable } from "../table.ts";
+import { BulkCollector } from "./bulk.ts";
+import { ClientSide, SWEEP_MS } from "./client-side.ts";
+import type { ClientConn } from "./connections.ts";
+import { UpstreamPool } from "./pool.ts";
+import { UpstreamSide } from "./upstream-side.ts";
+
+export interface FrontOptions {
+  hostname: string;
+  port: number;
+  /** The current routing table (replaced on rescan). */
+  table: () => NamespaceTable;
+  /** Where the gateway's own routes are served. */
+  internal: RawAddress;
+  /** Largest request body; `undefined` for none. */
+  maxBodySize?: number;
+  /** Largest request head. @default 65536 */
+  maxHeaderSize?: number;
+  /** A request head must be complete this long after its first byte (or the connection's opening), else 408. @default 10000 */
+  headerTimeoutMs?: number;
+  /**
+   * A keep-alive connection with no request in flight is closed after this long, and a request
+   * body that makes no progress for this long is cut (408 if nothing was answered yet).
+   * @default 75000
+   */
+  idleTimeoutMs?: number;
+  /** Client connections open at once; past it a new one gets a short 503 and is closed. @default unlimited */
+  maxConnections?: number;
+}
+
+export interface Front extends RawListener {
+  /** Stops accepting; resolves when in-flight exchanges are done (idle connections are closed). */
+  drain(): Promise<void>;
+  /** Closes every connection now. */
+  closeAll(): void;
+}
+
+/** Starts the byte-level front on `hostname:port`. */
+export function startFront(sockets: RawSockets, options: FrontOptions): Front {
+  const bulk = new BulkCollector(sockets);
+  const pool = new UpstreamPool(sockets);
+  const client = new ClientSide(options, sockets, pool, bulk);
+  const upstream = new UpstreamSide(client, pool, bulk);
+  client.upstream = upstream;
+  pool.handlers = upstream.handlers;
+  const listener = sockets.listen<ClientConn>({
+    hostname: options.hostname,
+    port: options.port,
+    handlers: client.handlers,
+    data: () => undefined as unknown as ClientConn,
+  });
+  const sweeper = setInterval(() => client.sweepTimeouts(Date.now()), SWEEP_MS);
+  (sweeper as { unref?: () => void }).unref?.();
+  return {
+    hostname: listener.hostname,
+    port: listener.port,
+    stop() {
+      listener.stop();
+      clearInterval(sweeper);
+    },
+    drain() {
+      listener.stop();
+      client.draining = true;
+      pool.draining = true;
+      client.closeIdleClients();
+      pool.closeIdle();
+      return new Promise<void>((resolve) => {
+        client.onIdle = () => {
+          clearInterval(sweeper);
+          resolve();
+        };
+        client.checkIdle();
+      });
+    },
+    closeAll() {
+      clearInterval(sweeper);
+      for (const conn of client.clients) client.cut(conn);
+      pool.closeIdle();
+    },
+  };
+}
