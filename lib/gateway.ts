@@ -1,11 +1,12 @@
 import { dirname, join } from "node:path";
 import type { Config } from "./config.ts";
+import { findDependencyProblems, stopWaves } from "./dependencies.ts";
 import { type DiscoveredProvider, type DiscoveryResult, discoverProviders, SKIPPED } from "./discovery.ts";
+import { ElementFiles } from "./elements.ts";
 import type { Logger } from "./logger.ts";
 import { namespaceConflict } from "./namespaces.ts";
-import type { OpenApiDocument } from "./openapi/load.ts";
+import { ProviderSpecs, specLeftOutMessage } from "./openapi/provider-specs.ts";
 import type { LoadedSpec } from "./openapi/spec.ts";
-import { watchFiles } from "./openapi/watch.ts";
 import type { Problem } from "./problems.ts";
 import { NamespaceTable, type ProxyTarget } from "./proxy/table.ts";
 import { Registry, RegistryCorruptError } from "./registry.ts";
@@ -14,15 +15,6 @@ import { RuntimeRegistry } from "./runtimes.ts";
 import { ProcessLedger } from "./supervisor/ledger.ts";
 import { ProviderSupervisor } from "./supervisor/provider.ts";
 import type { ProviderView, StatusEvent } from "./supervisor/status.ts";
-
-/**
- * Spec loading (fetch, YAML, bundling, validation) is loaded on first use, after the providers
- * have been started: none of it is needed to start them.
- */
-const loadSpecModule = () => import("./openapi/spec.ts");
-
-/** The longest a ready provider's `/openapi.json` waits for other providers to finish starting. */
-const SPEC_FETCH_MAX_DELAY_MS = 1000;
 
 /** A provider the gateway knows, with what it knows about its spec. */
 export interface ProviderEntry {
@@ -34,16 +26,17 @@ export interface ProviderEntry {
   enabled: boolean;
   /** Whether its namespace is routed (false after a namespace conflict). */
   mounted: boolean;
-  /** Its OpenAPI 3.1 document, when its spec loaded and is valid. */
-  spec?: OpenApiDocument;
-  /** What is wrong with its spec (errors, then warnings), for `check` and the logs. */
-  specWarnings: string[];
-  /** Its spec as last loaded (file or upstream), with errors and warnings; undefined before any. */
+  /**
+   * Its spec as last loaded (file or upstream): the OpenAPI 3.1 `document` when it is valid, and
+   * its errors and warnings; undefined before any (lib/openapi/provider-specs.ts keeps it).
+   */
   openapi?: LoadedSpec;
   /** Stops watching its spec files. */
   unwatchSpec?: () => void;
   /** Bumped on every spec load, so a slow load never overwrites a newer one. */
   specGeneration: number;
+  /** The files of its UI element, when it declares one. */
+  elementFiles?: ElementFiles;
   /**
    * Set while the manifest on disk cannot be applied (it does not load, or its namespace now
    * collides): the entry is the last version that could, kept running as it was.
@@ -71,9 +64,7 @@ export class Gateway {
   readonly #adapter: RuntimeAdapter;
   readonly #log: Logger;
   readonly #listeners = new Set<(event: StatusEvent) => void>();
-  /** Providers that became ready and whose `/openapi.json` is still to be fetched. */
-  readonly #specsToFetch = new Set<string>();
-  #specFetchTimer: ReturnType<typeof setTimeout> | undefined;
+  readonly #specs: ProviderSpecs;
   #stopping = false;
   /** What the last load or rescan found wrong (runtimes, registry, manifests, namespaces). */
   #loadProblems: Problem[] = [];
@@ -86,6 +77,13 @@ export class Gateway {
     this.ledger = new ProcessLedger(join(dirname(config.registryFile), ".gateway-processes.json"));
     this.#adapter = deps.adapter;
     this.#log = deps.logger;
+    this.#specs = new ProviderSpecs({
+      current: (code) => this.providers.get(code),
+      anyStarting: () => this.#anyStarting(),
+      changed: () => this.revision++,
+      watch: config.watch,
+      log: deps.logger,
+    });
   }
 
   /**
@@ -280,24 +278,30 @@ export class Gateway {
     baseEnv: Readonly<Record<string, string>>,
   ): ProviderEntry {
     const { manifest } = discovered;
-    const supervisor = new ProviderSupervisor(manifest, discovered.dir, {
-      adapter: this.#adapter,
-      runtimes: this.runtimes,
-      logger: this.#log,
-      gatewayUrl: () => this.url,
-      baseEnv,
-      onStatus: (event) => this.#onStatus(event),
-      ledger: this.ledger,
-    });
-    const launchable = manifest.runtime !== undefined && manifest.runtime !== "external";
+    const external = manifest.runtime === "external";
+    const supervisor = new ProviderSupervisor(
+      manifest,
+      discovered.dir,
+      {
+        adapter: this.#adapter,
+        runtimes: this.runtimes,
+        logger: this.#log,
+        gatewayUrl: () => this.url,
+        baseEnv,
+        onStatus: (event) => this.#onStatus(event),
+        ledger: this.ledger,
+      },
+      { initialStatus: external && enabled ? "awaiting_agent" : "stopped" },
+    );
+    const launchable = manifest.runtime !== undefined && !external;
     const entry: ProviderEntry = {
       supervisor,
       discovered,
       launchable,
       enabled,
       mounted: false,
-      specWarnings: [],
       specGeneration: 0,
+      elementFiles: manifest.element ? new ElementFiles(discovered.dir, manifest.element.source) : undefined,
     };
     const conflict = namespaceConflict(manifest.namespace, mounted);
     if (conflict) {
@@ -316,8 +320,6 @@ export class Gateway {
     mounted.push({ code: manifest.code, namespace: manifest.namespace });
     if (!enabled) {
       supervisor.disable("disabled in the registry (gateway providers enable CODE to start it)");
-    } else if (manifest.runtime === "external") {
-      supervisor.status = "awaiting_agent";
     } else if (launchable) {
       try {
         this.runtimes.resolve(manifest.runtime!);
@@ -334,19 +336,18 @@ export class Gateway {
       }
     }
     // Reading and validating are synchronous under the promise: the spec is in place before any I/O runs.
-    if (manifest.spec) void this.#loadSpecFile(entry);
+    if (manifest.spec) void this.#specs.loadFile(entry);
     return entry;
   }
 
   /** Starts every enabled provider (or those given); each waits for its `depends_on` to be ready first. */
   start(entries: Iterable<ProviderEntry> = this.#startable()): void {
-    const cycle = findDependencyProblems(this.providers);
+    const cycle = findDependencyProblems(this.#dependents());
     for (const entry of entries) {
       if (!entry.launchable || entry.supervisor.status === "disabled") continue;
       const { supervisor } = entry;
       const problem = cycle.get(supervisor.code);
       if (problem) {
-        supervisor.lastError = problem;
         this.#problem({
           level: "error",
           code: supervisor.code,
@@ -392,20 +393,10 @@ export class Gateway {
   async stop(): Promise<void> {
     // A provider still waiting for a dependency must not start once stopping has begun.
     this.#stopping = true;
-    clearTimeout(this.#specFetchTimer);
-    this.#specsToFetch.clear();
-    const remaining = new Map(this.providers);
-    while (remaining.size > 0) {
-      // A provider may stop once no provider still running depends on it.
-      const wave = [...remaining.values()].filter(
-        (entry) =>
-          ![...remaining.values()].some((other) =>
-            other.discovered.manifest.dependsOn.includes(entry.supervisor.code),
-          ),
-      );
-      const batch = wave.length > 0 ? wave : [...remaining.values()];
-      await Promise.all(batch.map((entry) => entry.supervisor.stop("gateway stopping")));
-      for (const entry of batch) remaining.delete(entry.supervisor.code);
+    this.#specs.stop();
+    const waves = stopWaves(this.#dependents());
+    for (const wave of waves) {
+      await Promise.all(wave.map(({ entry }) => entry.supervisor.stop("gateway stopping")));
     }
     this.ledger.clear();
     for (const entry of this.providers.values()) entry.unwatchSpec?.();
@@ -435,6 +426,15 @@ export class Gateway {
     return () => this.#listeners.delete(listener);
   }
 
+  /** Every provider with what it depends on, for lib/dependencies.ts. */
+  #dependents(): Array<{ code: string; dependsOn: readonly string[]; entry: ProviderEntry }> {
+    return [...this.providers.values()].map((entry) => ({
+      code: entry.supervisor.code,
+      dependsOn: entry.discovered.manifest.dependsOn,
+      entry,
+    }));
+  }
+
   #anyStarting(): boolean {
     for (const entry of this.providers.values()) if (entry.supervisor.status === "starting") return true;
     return false;
@@ -451,7 +451,7 @@ export class Gateway {
     for (const code of entry.discovered.manifest.dependsOn) {
       const dependency = this.providers.get(code)!.supervisor;
       if (dependency.status !== "ready") {
-        supervisor.logs.push({ time: Date.now(), stream: "gateway", line: `waiting for dependency ${code}` });
+        supervisor.note(`waiting for dependency ${code}`);
         await dependency.settled();
       }
       if (this.#stopping) return;
@@ -466,72 +466,9 @@ export class Gateway {
 
   #onStatus(event: StatusEvent): void {
     this.revision++;
-    if (event.to === "ready") this.#specsToFetch.add(event.code);
-    if (this.#specsToFetch.size > 0) this.#fetchSpecsSoon();
+    if (event.to === "ready") this.#specs.providerReady(event.code);
+    this.#specs.fetchSoon();
     for (const listener of this.#listeners) listener(event);
-  }
-
-  /**
-   * Fetches the waiting upstream specs once no provider is starting, or SPEC_FETCH_MAX_DELAY_MS
-   * after the first of them became ready: during a start-up wave every core is busy starting
-   * providers, and fetching, parsing and validating specs then would only slow the wave down.
-   */
-  #fetchSpecsSoon(): void {
-    if (this.#anyStarting()) {
-      this.#specFetchTimer ??= setTimeout(() => this.#fetchWaitingSpecs(), SPEC_FETCH_MAX_DELAY_MS);
-      return;
-    }
-    this.#fetchWaitingSpecs();
-  }
-
-  #fetchWaitingSpecs(): void {
-    clearTimeout(this.#specFetchTimer);
-    this.#specFetchTimer = undefined;
-    const codes = [...this.#specsToFetch];
-    this.#specsToFetch.clear();
-    for (const code of codes) void this.#refreshUpstreamSpec(code);
-  }
-
-  async #refreshUpstreamSpec(code: string): Promise<void> {
-    const entry = this.providers.get(code);
-    if (!entry || entry.discovered.manifest.spec || !entry.supervisor.upstream) return;
-    const generation = ++entry.specGeneration;
-    const { loadUpstreamSpec } = await loadSpecModule();
-    const loaded = await loadUpstreamSpec(entry.supervisor.upstream);
-    if (generation !== entry.specGeneration || this.providers.get(code) !== entry) return;
-    // A provider that answers no spec now keeps the one it served before (its paths stay listed).
-    if (!loaded.document && loaded.errors.length === 0 && entry.spec) return;
-    this.#applySpec(entry, loaded);
-  }
-
-  /** Loads the manifest's `spec` file (and the files it refers to); with watching on, again on every change. */
-  async #loadSpecFile(entry: ProviderEntry): Promise<void> {
-    const { manifest } = entry.discovered;
-    const generation = ++entry.specGeneration;
-    const { loadSpecFile } = await loadSpecModule();
-    const loaded = await loadSpecFile(manifest.spec!, entry.discovered.dir);
-    if (generation !== entry.specGeneration) return;
-    const reload = entry.openapi !== undefined;
-    this.#applySpec(entry, loaded);
-    if (reload)
-      this.#log.info(`Reloaded the spec of provider "${manifest.code}"`, { provider: manifest.code });
-    entry.unwatchSpec?.();
-    entry.unwatchSpec = undefined;
-    if (this.config.watch && this.providers.get(manifest.code) === entry) {
-      entry.unwatchSpec = watchFiles(loaded.files, () => void this.#loadSpecFile(entry));
-    }
-  }
-
-  #applySpec(entry: ProviderEntry, loaded: LoadedSpec): void {
-    const code = entry.supervisor.code;
-    entry.openapi = loaded;
-    entry.spec = loaded.document;
-    entry.specWarnings = [...loaded.errors, ...loaded.warnings];
-    if (loaded.errors.length > 0) this.#log.warn(specLeftOutMessage(code, loaded), { provider: code });
-    for (const warning of loaded.warnings) {
-      this.#log.warn(`Spec of provider "${code}": ${warning}`, { provider: code });
-    }
-    this.revision++;
   }
 
   /** Records a load problem; logs it unless the previous load had it too (a rescan repeats them all). */
@@ -542,10 +479,6 @@ export class Gateway {
     this.#logged.add(message);
     this.#log.log(level, message, code ? { provider: code } : undefined);
   }
-}
-
-function specLeftOutMessage(code: string, spec: LoadedSpec): string {
-  return `The spec of provider "${code}" (${spec.source}) is left out of /openapi.json: ${spec.errors.join("; ")}`;
 }
 
 function providerView(entry: ProviderEntry): ProviderView {
@@ -582,30 +515,4 @@ function providerBaseEnv(): Record<string, string> {
     if (value !== undefined && key !== "BUN_BE_BUN") env[key] = value;
   }
   return env;
-}
-
-/** Unknown dependencies and cycles, by provider code. */
-function findDependencyProblems(providers: Map<string, ProviderEntry>): Map<string, string> {
-  const problems = new Map<string, string>();
-  for (const [code, entry] of providers) {
-    for (const dependency of entry.discovered.manifest.dependsOn) {
-      if (!providers.has(dependency)) problems.set(code, `depends_on names unknown provider "${dependency}"`);
-    }
-  }
-  const state = new Map<string, "visiting" | "done">();
-  const visit = (code: string, path: string[]): void => {
-    if (state.get(code) === "done") return;
-    if (state.get(code) === "visiting") {
-      const cycle = [...path.slice(path.indexOf(code)), code];
-      for (const member of cycle) problems.set(member, `depends_on forms a cycle: ${cycle.join(" -> ")}`);
-      return;
-    }
-    state.set(code, "visiting");
-    for (const dependency of providers.get(code)?.discovered.manifest.dependsOn ?? []) {
-      if (providers.has(dependency)) visit(dependency, [...path, code]);
-    }
-    state.set(code, "done");
-  };
-  for (const code of providers.keys()) visit(code, []);
-  return problems;
 }

@@ -1,7 +1,7 @@
 import { Hono } from "hono";
+import { elementUrl } from "../lib/elements.ts";
 import type { Gateway } from "../lib/gateway.ts";
 import { HttpProblem } from "../lib/problem.ts";
-import { elementUrl } from "../lib/supervisor/provider.ts";
 import { requireAdmin } from "./auth.ts";
 import type { AppEnv } from "./env.ts";
 import { TailQuery } from "./schemas.ts";

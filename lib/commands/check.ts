@@ -47,13 +47,15 @@ export async function check(
   gateway.load({ found, persist: false });
   const running = await startGateway(gateway.config, adapter, { version, logger, gateway });
   const checks = await runChecks(gateway);
-  if (m.spec || gateway.providers.get(m.code)?.spec) {
-    const entry = gateway.providers.get(m.code)!;
+  const spec = gateway.providers.get(m.code)?.openapi;
+  if (m.spec || spec?.document) {
     checks.push({
       provider: m.code,
       check: "spec",
-      ok: entry.spec !== undefined,
-      detail: entry.spec ? "OpenAPI document loaded" : entry.specWarnings.join("; "),
+      ok: spec?.document !== undefined,
+      detail: spec?.document
+        ? "OpenAPI document loaded"
+        : [...(spec?.errors ?? []), ...(spec?.warnings ?? [])].join("; "),
     });
   }
   await running.shutdown();

@@ -1,3 +1,4 @@
+import { elementUrl } from "../elements.ts";
 import type { Logger } from "../logger.ts";
 import type { Manifest } from "../manifest.ts";
 import type { ChildProcess, ExitInfo, RuntimeAdapter } from "../runtime/index.ts";
@@ -7,7 +8,7 @@ import type { ProcessLedger } from "./ledger.ts";
 import { LineBudget, LogRing, readLines } from "./logs.ts";
 import { probeHttp, probeTcp } from "./probe.ts";
 import { sleep } from "./sleep.ts";
-import type { ProviderStatus, ProviderView, StatusEvent } from "./status.ts";
+import { canTransition, type ProviderStatus, type ProviderView, type StatusEvent } from "./status.ts";
 
 export interface SupervisorDeps {
   adapter: RuntimeAdapter;
@@ -64,7 +65,6 @@ export class ProviderSupervisor {
   readonly manifest: Manifest;
   readonly dir: string;
   readonly logs = new LogRing(1000);
-  status: ProviderStatus = "stopped";
   port: number | null = null;
   pid: number | null = null;
   restarts = 0;
@@ -76,6 +76,8 @@ export class ProviderSupervisor {
 
   readonly #deps: SupervisorDeps;
   readonly #log: Logger;
+  /** Changed only by {@link #setStatus}, which logs and publishes every change. */
+  #status: ProviderStatus;
   #child: ChildProcess | null = null;
   #loop: Promise<void> | null = null;
   #abort = new AbortController();
@@ -95,15 +97,34 @@ export class ProviderSupervisor {
   /** Counts stop() and restart() calls, so a restart does not start again after a later stop. */
   #stopRequests = 0;
 
-  constructor(manifest: Manifest, dir: string, deps: SupervisorDeps) {
+  /**
+   * @param options.initialStatus `stopped` (the default) for a provider the gateway starts,
+   * `awaiting_agent` for an external one.
+   */
+  constructor(
+    manifest: Manifest,
+    dir: string,
+    deps: SupervisorDeps,
+    options: { initialStatus?: "stopped" | "awaiting_agent" } = {},
+  ) {
     this.manifest = manifest;
     this.dir = dir;
     this.#deps = deps;
     this.#log = deps.logger.child({ provider: manifest.code });
+    this.#status = options.initialStatus ?? "stopped";
   }
 
   get code(): string {
     return this.manifest.code;
+  }
+
+  get status(): ProviderStatus {
+    return this.#status;
+  }
+
+  /** Adds a line from the gateway (not the provider) to this provider's log, as `stream: gateway`. */
+  note(line: string): void {
+    this.logs.push({ time: Date.now(), stream: "gateway", line });
   }
 
   /** Marks a provider that will not be started (disabled in the registry, or refused). */
@@ -424,10 +445,13 @@ export class ProviderSupervisor {
     if (!child) return;
     const { adapter } = this.#deps;
     adapter.killGroup(child.pid, "SIGTERM");
+    // The grace timer ends with the process: one that exits at once leaves no timer pending.
+    const exitedFirst = new AbortController();
     const graceful = await Promise.race([
       child.exited.then(() => true),
-      sleep(this.manifest.stopTimeoutMs).then(() => false),
+      sleep(this.manifest.stopTimeoutMs, exitedFirst.signal).then(() => false),
     ]);
+    exitedFirst.abort();
     if (!graceful) this.#log.warn("did not stop within stop_timeout; sending SIGKILL", { reason });
     // The leader may be gone while children it forked live on in its group: end them too.
     adapter.killGroup(child.pid, "SIGKILL");
@@ -471,10 +495,14 @@ export class ProviderSupervisor {
   }
 
   #setStatus(to: ProviderStatus, reason: string): void {
-    const from = this.status;
+    const from = this.#status;
     if (from === to) return;
-    this.status = to;
-    this.logs.push({ time: Date.now(), stream: "gateway", line: `${from} -> ${to}: ${reason}` });
+    if (!canTransition(from, to)) {
+      // A bug, not an operator's problem: say so loudly, but keep the truth (the new status).
+      this.#log.error(`Unexpected status change ${from} -> ${to} (${reason}); please report it`);
+    }
+    this.#status = to;
+    this.note(`${from} -> ${to}: ${reason}`);
     const level = to === "failed" || to === "unhealthy" ? "error" : to === "restarting" ? "warn" : "info";
     this.#log.log(level, `${to}: ${reason}`);
     this.#deps.onStatus({ code: this.code, from, to, reason, time: new Date().toISOString() });
@@ -482,12 +510,6 @@ export class ProviderSupervisor {
       for (const resolve of this.#settled.splice(0)) resolve();
     }
   }
-}
-
-/** The URL an element's source file is served at. */
-export function elementUrl(code: string, source: string): string {
-  const clean = source.replace(/^\.\//, "");
-  return `/assets/${code}/${clean}`;
 }
 
 const READ_OPTIONS = { maxBytesPerSecond: OUTPUT_BYTES_PER_SECOND };

@@ -11,6 +11,34 @@ export const PROVIDER_STATUSES = [
 ] as const;
 export type ProviderStatus = (typeof PROVIDER_STATUSES)[number];
 
+/**
+ * Every status change a provider may make, as the supervisor (lib/supervisor/provider.ts) makes
+ * them; anything else is a bug, logged as one. A test walks this table against real runs.
+ *
+ * - `stopped`: not running (initial for a local provider, or after a stop or a clean exit);
+ * - `awaiting_agent`: an external provider no agent serves yet (initial for those);
+ * - `starting` → `ready` once a probe passes; `ready` ⇄ `unhealthy` with the liveness probes;
+ * - `restarting`: waiting out the delay before the next start;
+ * - `failed`: given up (a start budget spent, policy `never`, a fatal launch error);
+ * - `disabled`: never started (the registry, a namespace conflict, an unknown runtime, a
+ *   dependency that is not ready), and final for this definition of the provider.
+ */
+export const TRANSITIONS: Readonly<Record<ProviderStatus, readonly ProviderStatus[]>> = {
+  stopped: ["starting", "disabled"],
+  awaiting_agent: ["disabled", "stopped"],
+  starting: ["ready", "restarting", "failed", "stopped"],
+  ready: ["unhealthy", "restarting", "failed", "stopped"],
+  unhealthy: ["ready", "restarting", "failed", "stopped"],
+  restarting: ["starting", "stopped"],
+  failed: ["starting", "stopped"],
+  disabled: [],
+};
+
+/** Whether the supervisor may go from `from` to `to` ({@link TRANSITIONS}). */
+export function canTransition(from: ProviderStatus, to: ProviderStatus): boolean {
+  return TRANSITIONS[from].includes(to);
+}
+
 /** Published on every status change. */
 export interface StatusEvent {
   code: string;

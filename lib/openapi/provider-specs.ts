@@ -1,0 +1,122 @@
+/**
+ * Each provider's spec over its life: the manifest's `spec` file (and the files it refers to),
+ * loaded at once and, with watching on, again on every change; else `GET <upstream>/openapi.json`
+ * once the provider is ready, fetched when the start-up wave is over. A slow load never
+ * overwrites a newer one, and a provider that stops serving a spec keeps the one it served.
+ */
+import type { ProviderEntry } from "../gateway.ts";
+import type { Logger } from "../logger.ts";
+import type { LoadedSpec } from "./spec.ts";
+import { watchFiles } from "./watch.ts";
+
+/**
+ * Spec loading (fetch, YAML, bundling, validation) is loaded on first use, after the providers
+ * have been started: none of it is needed to start them.
+ */
+const loadSpecModule = () => import("./spec.ts");
+
+/** The longest a ready provider's `/openapi.json` waits for other providers to finish starting. */
+const SPEC_FETCH_MAX_DELAY_MS = 1000;
+
+/** What the spec lifecycle needs of the gateway. */
+export interface SpecHost {
+  /** The entry that is current for `code` (a replaced entry's late load is dropped). */
+  current(code: string): ProviderEntry | undefined;
+  /** Whether a start-up wave is under way (then upstream fetches wait). */
+  anyStarting(): boolean;
+  /** A spec changed: the merged document must be rebuilt. */
+  changed(): void;
+  watch: boolean;
+  log: Logger;
+}
+
+/** The spec a provider's spec errors leave out of the merged document, as a sentence. */
+export function specLeftOutMessage(code: string, spec: LoadedSpec): string {
+  return `The spec of provider "${code}" (${spec.source}) is left out of /openapi.json: ${spec.errors.join("; ")}`;
+}
+
+export class ProviderSpecs {
+  readonly #host: SpecHost;
+  /** Providers that became ready and whose `/openapi.json` is still to be fetched. */
+  readonly #toFetch = new Set<string>();
+  #timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(host: SpecHost) {
+    this.#host = host;
+  }
+
+  /** Loads the manifest's `spec` file; with watching on, again on every change to it or what it refers to. */
+  async loadFile(entry: ProviderEntry): Promise<void> {
+    const { manifest } = entry.discovered;
+    const generation = ++entry.specGeneration;
+    const { loadSpecFile } = await loadSpecModule();
+    const loaded = await loadSpecFile(manifest.spec!, entry.discovered.dir);
+    if (generation !== entry.specGeneration) return;
+    const reload = entry.openapi !== undefined;
+    this.#apply(entry, loaded);
+    if (reload)
+      this.#host.log.info(`Reloaded the spec of provider "${manifest.code}"`, { provider: manifest.code });
+    entry.unwatchSpec?.();
+    entry.unwatchSpec = undefined;
+    if (this.#host.watch && this.#host.current(manifest.code) === entry) {
+      entry.unwatchSpec = watchFiles(loaded.files, () => void this.loadFile(entry));
+    }
+  }
+
+  /** A provider became ready: its upstream spec is fetched soon. */
+  providerReady(code: string): void {
+    this.#toFetch.add(code);
+  }
+
+  /**
+   * Fetches the waiting upstream specs once no provider is starting, or SPEC_FETCH_MAX_DELAY_MS
+   * after the first of them became ready: during a start-up wave every core is busy starting
+   * providers, and fetching, parsing and validating specs then would only slow the wave down.
+   * Called on every status change.
+   */
+  fetchSoon(): void {
+    if (this.#toFetch.size === 0) return;
+    if (this.#host.anyStarting()) {
+      this.#timer ??= setTimeout(() => this.#fetchWaiting(), SPEC_FETCH_MAX_DELAY_MS);
+      return;
+    }
+    this.#fetchWaiting();
+  }
+
+  /** Drops what is waiting (the gateway is stopping). */
+  stop(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#toFetch.clear();
+  }
+
+  #fetchWaiting(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const codes = [...this.#toFetch];
+    this.#toFetch.clear();
+    for (const code of codes) void this.#refreshUpstream(code);
+  }
+
+  async #refreshUpstream(code: string): Promise<void> {
+    const entry = this.#host.current(code);
+    if (!entry || entry.discovered.manifest.spec || !entry.supervisor.upstream) return;
+    const generation = ++entry.specGeneration;
+    const { loadUpstreamSpec } = await loadSpecModule();
+    const loaded = await loadUpstreamSpec(entry.supervisor.upstream);
+    if (generation !== entry.specGeneration || this.#host.current(code) !== entry) return;
+    // A provider that answers no spec now keeps the one it served before (its paths stay listed).
+    if (!loaded.document && loaded.errors.length === 0 && entry.openapi?.document) return;
+    this.#apply(entry, loaded);
+  }
+
+  #apply(entry: ProviderEntry, loaded: LoadedSpec): void {
+    const code = entry.supervisor.code;
+    const { log } = this.#host;
+    entry.openapi = loaded;
+    if (loaded.errors.length > 0) log.warn(specLeftOutMessage(code, loaded), { provider: code });
+    for (const warning of loaded.warnings)
+      log.warn(`Spec of provider "${code}": ${warning}`, { provider: code });
+    this.#host.changed();
+  }
+}
