@@ -3,20 +3,22 @@
  * the compiled `./gateway`), its exit codes, signals, `smoke` and `providers`.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { connect } from "node:net";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
 import packageJson from "../package.json" with { type: "json" };
 import { buildGateway } from "../scripts/build.ts";
 import {
+  acceptsConnections,
   addEchoProvider,
   addGrandchildProvider,
   addProvider,
   cleanup,
+  exitCode,
   getProvider,
   getProviders,
+  isFreshBuild,
   leftoverProcesses,
   makeSpace,
   markedProcesses,
@@ -34,27 +36,6 @@ setDefaultTimeout(120_000);
 afterEach(async () => {
   expect(await cleanup()).toEqual([]);
 });
-
-/** Whether a new TCP connection to the gateway's port is accepted. */
-function acceptsConnections(url: string): Promise<boolean> {
-  const { hostname, port } = new URL(url);
-  return new Promise((resolve) => {
-    const socket = connect({ host: hostname, port: Number(port) });
-    const timer = setTimeout(() => done(false), 2000);
-    function done(ok: boolean) {
-      clearTimeout(timer);
-      socket.destroy();
-      resolve(ok);
-    }
-    socket.once("connect", () => done(true));
-    socket.once("error", () => done(false));
-  });
-}
-
-/** Waits for a subprocess to exit, bounded, and returns its code. */
-async function exitCode(exited: Promise<number>, timeoutMs = 30_000): Promise<number | "still running"> {
-  return Promise.race([exited, Bun.sleep(timeoutMs).then(() => "still running" as const)]);
-}
 
 describe("usage", () => {
   test("an unknown flag exits 2 and names the flag", async () => {
@@ -106,7 +87,7 @@ describe("serve", () => {
     expect(markedProcesses(space.marker, "stubborn")).toHaveLength(1);
 
     gw.proc.kill("SIGTERM");
-    expect(await exitCode(gw.exited)).toBe(0);
+    expect(await exitCode(gw)).toBe(0);
     expect(await leftoverProcesses(space.marker)).toEqual([]);
     await waitFor("the SIGKILL warning in the log", () =>
       gw.stderr().includes("did not stop within stop_timeout"),
@@ -141,7 +122,7 @@ describe("serve", () => {
     const answer = await inFlight;
     expect(answer.status).toBe(200);
     expect(answer.body).toEqual({ held: true });
-    expect(await exitCode(gw.exited)).toBe(0);
+    expect(await exitCode(gw)).toBe(0);
     expect(await leftoverProcesses(space.marker)).toEqual([]);
   });
 
@@ -156,7 +137,7 @@ describe("serve", () => {
     );
     await waitForStatus(gw.url, "plain", "ready");
     gw.proc.kill("SIGINT");
-    expect(await exitCode(gw.exited)).toBe(0);
+    expect(await exitCode(gw)).toBe(0);
     expect(await leftoverProcesses(space.marker)).toEqual([]);
   });
 
@@ -299,7 +280,7 @@ describe("compiled binary", () => {
   let buildDir: string | undefined;
 
   beforeAll(async () => {
-    if (isFresh(binary)) return;
+    if (isFreshBuild(binary)) return;
     // No ./gateway, or older than the sources: build one of our own rather than test a stale one.
     buildDir = mkdtempSync(join(tmpdir(), "gateway-build-"));
     binary = join(buildDir, "gateway");
@@ -339,28 +320,7 @@ describe("compiled binary", () => {
     expect(hello.text.toLowerCase()).toContain("hello");
 
     gw.proc.kill("SIGTERM");
-    expect(await exitCode(gw.exited)).toBe(0);
+    expect(await exitCode(gw)).toBe(0);
     expect(await leftoverProcesses(space.marker)).toEqual([]);
   });
 });
-
-/** Whether the compiled binary at `path` exists and is newer than every source it is built from. */
-function isFresh(path: string): boolean {
-  if (!existsSync(path)) return false;
-  const built = statSync(path).mtimeMs;
-  const newest = (dir: string): number =>
-    Math.max(
-      0,
-      ...readdirSync(dir, { withFileTypes: true }).map((entry) => {
-        const full = join(dir, entry.name);
-        return entry.isDirectory() ? newest(full) : statSync(full).mtimeMs;
-      }),
-    );
-  const sources = Math.max(
-    statSync(join(REPO_ROOT, "main.ts")).mtimeMs,
-    statSync(join(REPO_ROOT, "package.json")).mtimeMs,
-    newest(join(REPO_ROOT, "lib")),
-    newest(join(REPO_ROOT, "routes")),
-  );
-  return built >= sources;
-}

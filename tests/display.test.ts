@@ -11,6 +11,8 @@ import {
   addEchoProvider,
   addProvider,
   cleanup,
+  collectText,
+  exitCode,
   leftoverProcesses,
   makeSpace,
   request,
@@ -61,20 +63,17 @@ function onTerminal(args: string[]): { output: () => string; stop: () => Promise
     stdout: "pipe",
     stderr: "pipe",
   });
-  let text = "";
-  const decoder = new TextDecoder();
-  void (async () => {
-    for await (const chunk of proc.stdout) text += decoder.decode(chunk, { stream: true });
-  })().catch(() => {});
+  const output = collectText(proc.stdout);
   const stop = async () => {
     // The gateway is script's child (exec'd by its shell): SIGTERM it as an operator would.
     const children = readFileSync(`/proc/${proc.pid}/task/${proc.pid}/children`, "utf8").trim().split(/\s+/);
     for (const child of children.filter(Boolean)) process.kill(Number(child), "SIGTERM");
-    const code = await Promise.race([proc.exited, Bun.sleep(30_000).then(() => -1)]);
-    if (code === -1) proc.kill("SIGKILL");
-    return code;
+    const code = await exitCode(proc);
+    if (code !== "still running") return code;
+    proc.kill("SIGKILL");
+    return -1;
   };
-  return { output: () => text, stop };
+  return { output: output.text, stop };
 }
 
 describe("start-up display", () => {

@@ -5,13 +5,14 @@
  * no request leaves localhost.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildGateway } from "../scripts/build.ts";
 import {
   addEchoProvider,
   cleanup,
+  isFreshBuild,
   makeSpace,
   REPO_ROOT,
   request,
@@ -83,7 +84,7 @@ describe("/docs in headless Chromium, offline", () => {
   beforeAll(async () => {
     if (!HAVE_CHROMIUM && !IN_CI) return;
     buildDir = mkdtempSync(join(tmpdir(), "gateway-docs-build-"));
-    if (isFresh(binary)) {
+    if (isFreshBuild(binary)) {
       // Run a copy from elsewhere: whatever the page needs must be inside the binary.
       cpSync(binary, join(buildDir, "gateway"));
       binary = join(buildDir, "gateway");
@@ -219,27 +220,4 @@ function operationIds(doc: Record<string, unknown>): string[] {
     }
   }
   return ids;
-}
-
-/** Whether the compiled binary at `path` exists and is newer than every source it is built from. */
-function isFresh(path: string): boolean {
-  if (!existsSync(path)) return false;
-  const built = statSync(path).mtimeMs;
-  const newest = (dir: string): number =>
-    Math.max(
-      0,
-      ...readdirSync(dir, { withFileTypes: true }).map((entry) => {
-        const full = join(dir, entry.name);
-        return entry.isDirectory() ? newest(full) : statSync(full).mtimeMs;
-      }),
-    );
-  return (
-    built >=
-    Math.max(
-      statSync(join(REPO_ROOT, "main.ts")).mtimeMs,
-      statSync(join(REPO_ROOT, "package.json")).mtimeMs,
-      newest(join(REPO_ROOT, "lib")),
-      newest(join(REPO_ROOT, "routes")),
-    )
-  );
 }

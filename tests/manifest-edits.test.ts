@@ -8,7 +8,6 @@
 import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { stringify as stringifyYaml } from "yaml";
 import type { Problem } from "../lib/problems.ts";
 import {
   addEchoProvider,
@@ -16,10 +15,10 @@ import {
   echoManifest,
   getProvider,
   getProviders,
-  MARKER_VAR,
   makeSpace,
+  manifestYaml,
   request,
-  type Space,
+  serveArgs,
   spawnGateway,
   waitFor,
   waitForStatus,
@@ -56,23 +55,15 @@ function steadyLoad(url: string): { stop(): Promise<number[]> } {
   };
 }
 
-function manifestText(space: Space, code: string, extra: Record<string, unknown> = {}): string {
-  const base = echoManifest(code, extra);
-  return stringifyYaml({ ...base, env: { ...((extra.env as object) ?? {}), [MARKER_VAR]: space.marker } });
-}
-
 async function problems(url: string): Promise<Problem[]> {
   return (await request<{ problems: Problem[] }>(`${url}/_gateway/problems`)).body.problems;
 }
-
-const serve = (space: Space, ...more: string[]) =>
-  spawnGateway(["--providers-dir", space.providersDir, "--port", "0", ...more]);
 
 describe("a manifest that no longer loads", () => {
   test("invalid YAML keeps the running provider serving and reports it; the fix is applied as any change", async () => {
     const space = makeSpace();
     const dir = addEchoProvider(space, "kept");
-    const gw = await serve(space);
+    const gw = await spawnGateway(serveArgs(space));
     const before = await waitForStatus(gw.url, "kept", "ready");
     const load = steadyLoad(`${gw.url}/api/v1/kept/items`);
 
@@ -92,7 +83,7 @@ describe("a manifest that no longer loads", () => {
     await Bun.sleep(800);
     expect((await getProvider(gw.url, "kept")).pid).toBe(before.pid);
 
-    writeFileSync(file, manifestText(space, "kept", { env: { FIXTURE_FLAVOUR: "fixed" } }));
+    writeFileSync(file, manifestYaml(space, echoManifest("kept", { env: { FIXTURE_FLAVOUR: "fixed" } })));
     const fixed = await waitFor("the fixed manifest to be applied", async () => {
       const { body } = await request<{ env: Record<string, string> }>(`${gw.url}/api/v1/kept/env`);
       return body.env?.FIXTURE_FLAVOUR === "fixed" && body;
@@ -112,12 +103,12 @@ describe("a manifest that no longer loads", () => {
     const space = makeSpace();
     const dir = addEchoProvider(space, "alpha");
     addEchoProvider(space, "beta");
-    const gw = await serve(space);
+    const gw = await spawnGateway(serveArgs(space));
     const alpha = await waitForStatus(gw.url, "alpha", "ready");
     const beta = await waitForStatus(gw.url, "beta", "ready");
     const file = join(dir, "manifest.yaml");
 
-    writeFileSync(file, manifestText(space, "alpha", { port: "not a port" }));
+    writeFileSync(file, manifestYaml(space, echoManifest("alpha", { port: "not a port" })));
     const invalid = await waitFor("the invalid field to be reported", async () => {
       const view = await getProvider(gw.url, "alpha");
       return view.manifest_error !== null && view;
@@ -126,7 +117,7 @@ describe("a manifest that no longer loads", () => {
     expect((await problems(gw.url)).find((p) => p.file === file)?.field).toBe("port");
 
     // alpha comes first in code order: taken as new, it would disable beta. It must not.
-    writeFileSync(file, manifestText(space, "alpha", { namespace: "/api/v1/beta" }));
+    writeFileSync(file, manifestYaml(space, echoManifest("alpha", { namespace: "/api/v1/beta" })));
     const collides = await waitFor("the collision to be reported", async () => {
       const view = await getProvider(gw.url, "alpha");
       return view.manifest_error?.includes("namespace") && view;
@@ -148,7 +139,7 @@ describe("a manifest that no longer loads", () => {
     const space = makeSpace();
     const runningDir = addEchoProvider(space, "up");
     const stoppedDir = addEchoProvider(space, "down");
-    const gw = await serve(space, "--no-watch");
+    const gw = await spawnGateway(serveArgs(space, "--no-watch"));
     const up = await waitForStatus(gw.url, "up", "ready");
     await waitForStatus(gw.url, "down", "ready");
     await request(`${gw.url}/_gateway/providers/down/stop`, { method: "POST" });
@@ -173,7 +164,7 @@ describe("a manifest that no longer loads", () => {
     const space = makeSpace();
     const fileGone = addEchoProvider(space, "nofile");
     const dirGone = addEchoProvider(space, "nodir");
-    const gw = await serve(space);
+    const gw = await spawnGateway(serveArgs(space));
     await waitForStatus(gw.url, "nofile", "ready");
     await waitForStatus(gw.url, "nodir", "ready");
     rmSync(join(fileGone, "manifest.yaml"));
@@ -186,7 +177,7 @@ describe("an editor's save", () => {
   test("rename over, truncate then write, and a half-written file each restart the provider once, with the whole manifest", async () => {
     const space = makeSpace();
     const dir = addEchoProvider(space, "edited");
-    const gw = await serve(space);
+    const gw = await spawnGateway(serveArgs(space));
     let view = await waitForStatus(gw.url, "edited", "ready");
     const file = join(dir, "manifest.yaml");
     const flavourIs = (flavour: string) =>
@@ -225,7 +216,7 @@ describe("an editor's save", () => {
     for (const [flavour, save] of saves) {
       const restarts = view.restarts;
       const pid = view.pid;
-      await save(manifestText(space, "edited", { env: { FIXTURE_FLAVOUR: flavour } }));
+      await save(manifestYaml(space, echoManifest("edited", { env: { FIXTURE_FLAVOUR: flavour } })));
       await flavourIs(flavour);
       // Settle: a second, late application would show as another new pid.
       await Bun.sleep(700);

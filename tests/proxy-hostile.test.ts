@@ -7,25 +7,19 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import type { ProviderView } from "../lib/supervisor/status.ts";
 import {
-  addProvider,
+  addWireProvider,
   cleanup,
   makeSpace,
   startInProcess,
   type TestGateway,
   WireClient,
+  type WireEcho,
   type WireResponse,
   waitForStatus,
   wireExchange,
 } from "./helpers.ts";
 
 setDefaultTimeout(60_000);
-
-interface WireEcho {
-  provider: string;
-  target: string;
-  headers: Array<[string, string]>;
-  body: string | null;
-}
 
 interface Seen {
   target: string;
@@ -37,21 +31,7 @@ const views: Record<string, ProviderView> = {};
 
 beforeAll(async () => {
   const space = makeSpace();
-  for (const code of ["a", "ab"]) {
-    addProvider(
-      space,
-      code,
-      {
-        code,
-        namespace: `/api/v1/${code}`,
-        runtime: "bun",
-        entry: "./wire.ts",
-        health: { path: "/health", interval: "1s", startup_timeout: "20s" },
-        stop_timeout: "5s",
-      },
-      { fixtures: ["wire.ts"] },
-    );
-  }
+  for (const code of ["a", "ab"]) addWireProvider(space, code, { namespace: `/api/v1/${code}` });
   gw = await startInProcess(space);
   for (const code of ["a", "ab"]) views[code] = await waitForStatus(gw.url, code, "ready");
 }, 60_000);

@@ -2,23 +2,25 @@
  * The reverse proxy against real fixture providers over real sockets: header rewriting, framing
  * (pipelining, keep-alive, chunked, HEAD, 204/304, 100-continue), redirects, encodings, errors
  * (502, 504, an upstream dying mid-body), limits, large bodies with backpressure, SSE and
- * WebSocket. Requests are written as raw bytes (tests/helpers.ts WireClient) so nothing on the
- * client side normalizes them; tests/fixtures/wire.ts reports exactly what reached the provider.
+ * WebSocket. Requests are written as raw bytes (WireClient, tests/support/wire.ts) so nothing on
+ * the client side normalizes them; tests/fixtures/wire.ts reports exactly what reached the provider.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { createHash, randomBytes } from "node:crypto";
-import { createConnection } from "node:net";
 import { gunzipSync } from "node:zlib";
 import type { ProviderView } from "../lib/supervisor/status.ts";
 import {
-  addProvider,
+  addFixtureProvider,
+  addWireProvider,
   cleanup,
   makeSpace,
   parseWireResponse,
   startInProcess,
   type TestGateway,
   WireClient,
+  type WireEcho,
   type WireResponse,
+  type WireState,
   waitFor,
   waitForRefused,
   waitForStatus,
@@ -26,45 +28,6 @@ import {
 } from "./helpers.ts";
 
 setDefaultTimeout(60_000);
-
-/** What tests/fixtures/wire.ts echoes. */
-interface WireEcho {
-  provider: string;
-  conn: number;
-  seq: number;
-  method: string;
-  target: string;
-  version: string;
-  headers: Array<[string, string]>;
-  rawHead: string;
-  bodyLength: number;
-  body: string | null;
-  decodedBody: string | null;
-  sha256: string;
-}
-
-interface IdState {
-  hits: number;
-  received: number;
-  produced: number;
-  aborted_at: number | null;
-  produced_closed_at: number | null;
-}
-
-function manifest(code: string, entry: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    code,
-    runtime: "bun",
-    entry: `./${entry}`,
-    health: { path: "/health", interval: "1s", startup_timeout: "20s" },
-    stop_timeout: "5s",
-    ...extra,
-  };
-}
-
-function addWire(space: ReturnType<typeof makeSpace>, code: string, extra: Record<string, unknown> = {}) {
-  addProvider(space, code, manifest(code, "wire.ts", extra), { fixtures: ["wire.ts"] });
-}
 
 /** The header values the provider received under `name` (lower-cased), in order. */
 function received(echo: WireEcho, name: string): string[] {
@@ -110,10 +73,10 @@ let bulk: ProviderView;
 
 beforeAll(async () => {
   const space = makeSpace();
-  addWire(space, "wire", { timeout: "2s" });
+  addWireProvider(space, "wire", { timeout: "2s" });
   // The default timeout (60 s), for uploads that take a while.
-  addWire(space, "bulk");
-  addProvider(space, "lab", manifest("lab", "lab.ts", { timeout: "2s" }), { fixtures: ["lab.ts"] });
+  addWireProvider(space, "bulk");
+  addFixtureProvider(space, "lab", "lab.ts", { timeout: "2s" });
   gw = await startInProcess(space);
   wire = await waitForStatus(gw.url, "wire", "ready");
   lab = await waitForStatus(gw.url, "lab", "ready");
@@ -554,7 +517,7 @@ describe("upstream failures", () => {
     expect((await call(gw.url, "/api/v1/wire/prime")).status).toBe(200);
     const response = await call(gw.url, "/api/v1/wire/close-without-answer?id=post-once", [], "POST");
     expectProblem(response, 502);
-    const state = await direct<IdState>(wire, "/__state?id=post-once");
+    const state = await direct<WireState>(wire, "/__state?id=post-once");
     expect(state.hits).toBe(1);
   });
 
@@ -566,7 +529,7 @@ describe("upstream failures", () => {
     expect(took).toBeGreaterThanOrEqual(1_500);
     expect(took).toBeLessThan(15_000);
     const state = await waitFor("the provider to see its request cancelled", async () => {
-      const s = await direct<IdState>(wire, "/__state?id=t504");
+      const s = await direct<WireState>(wire, "/__state?id=t504");
       return s.aborted_at !== null ? s : undefined;
     });
     expect(state.hits).toBe(1);
@@ -632,7 +595,7 @@ describe("upstream failures", () => {
 
   test("an upstream that refuses connections gives 502", async () => {
     const space = makeSpace();
-    addWire(space, "gone", {
+    addWireProvider(space, "gone", {
       health: { path: "/health", interval: "10m", startup_timeout: "20s" },
       restart: { policy: "never" },
     });
@@ -672,7 +635,7 @@ describe("limits", () => {
 
   test("--max-body-size: a declared or streamed body over the limit answers 413 and is not delivered", async () => {
     const space = makeSpace();
-    addWire(space, "small");
+    addWireProvider(space, "small");
     const own = await startInProcess(space, { maxBodySize: 1024 });
     const view = await waitForStatus(own.url, "small", "ready");
 
@@ -713,12 +676,12 @@ describe("limits", () => {
     expect(fits.json<WireEcho>().bodyLength).toBe(1000);
 
     const states = await Promise.all(
-      ["declared", "expect"].map((id) => direct<IdState>(view, `/__state?id=${id}`)),
+      ["declared", "expect"].map((id) => direct<WireState>(view, `/__state?id=${id}`)),
     );
     expect(states.map((s) => s.hits)).toEqual([0, 0]);
     // A streamed body found too large midway: the upstream's request is abandoned, never answered.
     const streamedState = await waitFor("the streamed request to be abandoned upstream", async () => {
-      const s = await direct<IdState>(view, "/__state?id=streamed");
+      const s = await direct<WireState>(view, "/__state?id=streamed");
       return s.hits === 0 || s.aborted_at !== null ? s : undefined;
     });
     expect(streamedState.hits === 0 || streamedState.aborted_at !== null).toBe(true);
@@ -741,7 +704,7 @@ describe("large bodies and backpressure", () => {
         req("POST", "/api/v1/wire/streamed?id=stream-up", ["Content-Length: 1000"], "a".repeat(100)),
       );
       await waitFor("the provider to receive the first 100 bytes", async () => {
-        return (await direct<IdState>(wire, "/__state?id=stream-up")).received === 100;
+        return (await direct<WireState>(wire, "/__state?id=stream-up")).received === 100;
       });
       await client.write("b".repeat(900));
       const echo = (await client.readResponse()).json<WireEcho>();
@@ -777,7 +740,7 @@ describe("large bodies and backpressure", () => {
       // Without backpressure the gateway would have taken the whole body into memory meanwhile.
       expect(flushedDuringStall).toBeGreaterThanOrEqual(0);
       expect(flushedDuringStall).toBeLessThan(160 * 1024 * 1024);
-      expect((await direct<IdState>(bulk, "/__state?id=upload")).hits).toBe(1);
+      expect((await direct<WireState>(bulk, "/__state?id=upload")).hits).toBe(1);
     } finally {
       client.destroy();
     }
@@ -794,9 +757,9 @@ describe("large bodies and backpressure", () => {
       const stalled = await waitFor(
         "the provider to stall",
         async () => {
-          const before = (await direct<IdState>(wire, "/__state?id=slow-reader")).produced;
+          const before = (await direct<WireState>(wire, "/__state?id=slow-reader")).produced;
           await Bun.sleep(1_000);
-          const after = (await direct<IdState>(wire, "/__state?id=slow-reader")).produced;
+          const after = (await direct<WireState>(wire, "/__state?id=slow-reader")).produced;
           return after === before && after > 0 ? after : undefined;
         },
         { timeoutMs: 30_000 },
@@ -805,7 +768,7 @@ describe("large bodies and backpressure", () => {
       const closedAt = Date.now();
       client.destroy();
       const state = await waitFor("the provider's connection to be closed", async () => {
-        const s = await direct<IdState>(wire, "/__state?id=slow-reader");
+        const s = await direct<WireState>(wire, "/__state?id=slow-reader");
         return s.produced_closed_at !== null ? s : undefined;
       });
       expect(state.produced_closed_at! - closedAt).toBeLessThan(1_000);
@@ -822,7 +785,7 @@ describe("large bodies and backpressure", () => {
         await client.write(req("POST", "/api/v1/wire/upload?id=cut-upload", ["Content-Length: 10000000"]));
         await client.write(Buffer.alloc(64 * 1024, 1));
         await waitFor("the provider to get the request", async () => {
-          return (await direct<IdState>(wire, "/__state?id=cut-upload")).hits === 1;
+          return (await direct<WireState>(wire, "/__state?id=cut-upload")).hits === 1;
         });
         return Date.now();
       } finally {
@@ -830,7 +793,7 @@ describe("large bodies and backpressure", () => {
       }
     })();
     const state = await waitFor("the provider to see the request cancelled", async () => {
-      const s = await direct<IdState>(wire, "/__state?id=cut-upload");
+      const s = await direct<WireState>(wire, "/__state?id=cut-upload");
       return s.aborted_at !== null ? s : undefined;
     });
     expect(state.aborted_at! - closedAt).toBeLessThan(1_000);
@@ -1084,48 +1047,26 @@ function patternSha(size: number): string {
 }
 
 /** GETs `target` over a fresh connection, hashing the Content-Length body as it streams in. */
-function download(url: string, target: string): Promise<{ head: string; length: number; sha256: string }> {
-  const { hostname, port } = new URL(url);
-  return new Promise((resolvePromise, reject) => {
-    const socket = createConnection({ host: hostname, port: Number(port) });
+async function download(
+  url: string,
+  target: string,
+): Promise<{ head: string; length: number; sha256: string }> {
+  const client = await WireClient.connect(url);
+  try {
+    await client.write(req("GET", target, ["Connection: close"]));
+    await client.waitUntil("the response head", (buffered) => buffered.includes("\r\n\r\n"));
+    const end = client.buffered.indexOf("\r\n\r\n");
+    const head = client.buffered.toString("latin1", 0, end + 4);
+    client.consume(end + 4);
+    const expected = Number(/content-length: (\d+)/i.exec(head)?.[1] ?? 0);
     const hash = createHash("sha256");
-    let head = "";
-    let pending = Buffer.alloc(0);
-    let expected = -1;
     let length = 0;
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(new Error(`download of ${target} timed out after ${length} bytes`));
-    }, 60_000);
-    const finish = () => {
-      clearTimeout(timer);
-      socket.destroy();
-      resolvePromise({ head, length, sha256: hash.digest("hex") });
-    };
-    socket.on("connect", () => socket.write(req("GET", target, ["Connection: close"])));
-    socket.on("data", (chunk: Buffer) => {
-      let body = chunk;
-      if (expected === -1) {
-        pending = Buffer.concat([pending, chunk]);
-        const end = pending.indexOf("\r\n\r\n");
-        if (end === -1) return;
-        head = pending.toString("latin1", 0, end + 4);
-        expected = Number(/content-length: (\d+)/i.exec(head)?.[1] ?? -2);
-        body = pending.subarray(end + 4);
-      }
-      hash.update(body);
-      length += body.length;
-      if (length >= expected) finish();
+    await client.stream(expected, (chunk) => {
+      hash.update(chunk);
+      length += chunk.length;
     });
-    socket.on("error", (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    socket.on("close", () => {
-      if (length < expected) {
-        clearTimeout(timer);
-        reject(new Error(`connection closed after ${length} of ${expected} bytes`));
-      }
-    });
-  });
+    return { head, length, sha256: hash.digest("hex") };
+  } finally {
+    client.destroy();
+  }
 }

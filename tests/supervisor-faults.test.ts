@@ -8,7 +8,6 @@
 import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Subprocess } from "bun";
 import { Logger } from "../lib/logger.ts";
 import { runtime } from "../lib/runtime/index.ts";
 import { ProcessLedger, readProcStat, reapOrphans } from "../lib/supervisor/ledger.ts";
@@ -20,18 +19,24 @@ import {
   addProvider,
   BUN,
   cleanup,
+  exitCode,
   expectSiblingServes,
+  fixtureManifest,
   getProvider,
   isAlive,
   leftoverProcesses,
   MARKER_VAR,
   makeSpace,
   markedProcesses,
+  procStat,
+  providerLogs,
   request,
   type Space,
+  serveArgs,
   spawnGateway,
   startInProcess,
   startWithSibling,
+  transitionsOf,
   waitFor,
   waitForStatus,
 } from "./helpers.ts";
@@ -42,19 +47,6 @@ afterEach(async () => {
   expect(await cleanup()).toEqual([]);
 });
 
-type Logs = { lines: Array<{ time: string; stream: string; line: string }> };
-
-async function logsOf(url: string, code: string): Promise<Logs["lines"]> {
-  const { status, body } = await request<Logs>(`${url}/_gateway/providers/${code}/logs?tail=1000`);
-  if (status !== 200) throw new Error(`logs of ${code} answered ${status}`);
-  return body.lines;
-}
-
-/** The gateway's status transitions for `code`, as logged in its ring (`from -> to: reason`). */
-async function transitionsOf(url: string, code: string): Promise<string[]> {
-  return (await logsOf(url, code)).filter((l) => l.stream === "gateway").map((l) => l.line);
-}
-
 /** A control fixture provider (tests/fixtures/control.ts), run through `noisy.sh` when `noise` is given. */
 function addControlProvider(
   space: Space,
@@ -63,22 +55,12 @@ function addControlProvider(
   noise?: "junk" | "long" | "flood",
 ): string {
   const env = { FIXTURE_BUN: BUN, ...((extra.env as Record<string, string>) ?? {}) };
-  const launch = noise
-    ? { runtime: "exec", binary: "./noisy.sh", args: [noise] }
-    : { runtime: "bun", entry: "./control.ts" };
-  return addProvider(
-    space,
-    code,
-    {
-      code,
-      ...launch,
-      health: { path: "/health", interval: "200ms", timeout: "1s", startup_timeout: "20s" },
-      stop_timeout: "5s",
-      ...extra,
-      env,
-    },
-    { fixtures: ["control.ts", "noisy.sh"] },
-  );
+  const manifest = fixtureManifest(code, noise ? { binary: "noisy.sh", args: [noise] } : "control.ts", {
+    health: { path: "/health", interval: "200ms", timeout: "1s", startup_timeout: "20s" },
+    ...extra,
+    env,
+  });
+  return addProvider(space, code, manifest, { fixtures: ["control.ts", "noisy.sh"] });
 }
 
 /** Resident memory of `pid` in MiB, from /proc. */
@@ -89,8 +71,7 @@ function rssMb(pid: number): number {
 
 /** CPU time (user + system) `pid` has used, in seconds. */
 function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const fields = procStat(pid);
   // utime and stime are fields 14 and 15 of /proc/<pid>/stat, in clock ticks (100 a second on Linux).
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
@@ -103,20 +84,6 @@ async function healthzMs(url: string): Promise<number> {
   if (response.status !== 200) throw new Error(`/healthz answered ${response.status}`);
   return performance.now() - started;
 }
-
-/** Waits for a subprocess to exit, bounded. */
-function exitOf(proc: Subprocess, timeoutMs = 30_000): Promise<number | "still running"> {
-  return Promise.race([proc.exited, Bun.sleep(timeoutMs).then(() => "still running" as const)]);
-}
-
-const serveArgs = (space: Space) => [
-  "--providers-dir",
-  space.providersDir,
-  "--port",
-  "0",
-  "--log-format",
-  "json",
-];
 
 describe("a provider that exits at once", () => {
   test("with code 0 and policy on-failure it is stopped, not restarted", async () => {
@@ -134,7 +101,7 @@ describe("a provider that exits at once", () => {
     expect(view.last_error).toContain("exited with code 0");
     // Still one run a while later: a clean exit is not a failure to retry.
     await Bun.sleep(1000);
-    const runs = (await logsOf(gw.url, "done")).filter((l) => l.line === "crash fixture starting");
+    const runs = (await providerLogs(gw.url, "done")).filter((l) => l.line === "crash fixture starting");
     expect(runs).toHaveLength(1);
     expect((await getProvider(gw.url, "done")).status).toBe("stopped");
     // /readyz names it: a stopped provider is not ready.
@@ -161,7 +128,7 @@ describe("a provider that exits at once", () => {
     expect(view.restarts).toBe(2);
     expect(view.last_error).toContain("exited with code 0");
     expect(view.last_error).toContain("gave up after 2 restarts");
-    const runs = (await logsOf(gw.url, "done")).filter((l) => l.line === "crash fixture starting");
+    const runs = (await providerLogs(gw.url, "done")).filter((l) => l.line === "crash fixture starting");
     expect(runs).toHaveLength(3);
     expect(markedProcesses(space.marker, "done")).toEqual([]);
     await expectSiblingServes(gw);
@@ -332,7 +299,7 @@ describe("output", () => {
     const gw = await startInProcess(space);
     const view = await waitForStatus(gw.url, "mute", "ready");
     await waitFor("its stderr line", async () =>
-      (await logsOf(gw.url, "mute")).some(
+      (await providerLogs(gw.url, "mute")).some(
         (l) => l.stream === "stderr" && l.line === "control: stdout closed",
       ),
     );
@@ -342,14 +309,14 @@ describe("output", () => {
     expect((await request(`${gw.url}/api/v1/mute/x`)).status).toBe(200);
     await request(`${view.upstream}/control/health?mode=ok`);
     await waitFor("a line printed after stdout closed", async () =>
-      (await logsOf(gw.url, "mute")).some((l) => l.line.startsWith("control: health mode ok")),
+      (await providerLogs(gw.url, "mute")).some((l) => l.line.startsWith("control: health mode ok")),
     );
   });
 
   test("binary junk and a 10 MB line without newline: the gateway answers, keeps lines bounded and its memory flat", async () => {
     const space = makeSpace();
     addEchoProvider(space, "sibling");
-    const gw = await spawnGateway(serveArgs(space), { urlFrom: "json" });
+    const gw = await spawnGateway(serveArgs(space, "--log-format", "json"), { urlFrom: "json" });
     await waitForStatus(gw.url, "sibling", "ready");
     // Let the gateway's own start-up allocations settle before the baseline.
     await Bun.sleep(500);
@@ -367,8 +334,8 @@ describe("output", () => {
     const peak = rssMb(gw.proc.pid);
     expect(slowest).toBeLessThan(2000);
 
-    const junkLines = await logsOf(gw.url, "junk");
-    const longLines = await logsOf(gw.url, "long");
+    const junkLines = await providerLogs(gw.url, "junk");
+    const longLines = await providerLogs(gw.url, "long");
     for (const line of [...junkLines, ...longLines]) expect(line.line.length).toBeLessThan(16 * 1024 + 64);
     // The 10 MiB line arrives as one line cut at the cap; the server's own first line was part of it.
     const cut = longLines.filter((l) => l.stream === "stdout" && l.line.includes("line cut at"));
@@ -386,7 +353,7 @@ describe("output", () => {
     const space = makeSpace();
     addEchoProvider(space, "sibling");
     addControlProvider(space, "flood", { env: { FLOOD_SECONDS: "5" } }, "flood");
-    const gw = await spawnGateway(serveArgs(space), { urlFrom: "json" });
+    const gw = await spawnGateway(serveArgs(space, "--log-format", "json"), { urlFrom: "json" });
     await waitForStatus(gw.url, "flood", "ready");
     const cpuBefore = cpuSeconds(gw.proc.pid);
     const wallBefore = Date.now();
@@ -406,7 +373,7 @@ describe("output", () => {
     // Reading is capped per provider, so the flood is slowed down by its own pipe instead of
     // taking a core of the gateway (unthrottled, the gateway spends a whole core on it).
     expect(cpu).toBeLessThan(0.75);
-    const lines = await logsOf(gw.url, "flood");
+    const lines = await providerLogs(gw.url, "flood");
     expect(lines.filter((l) => l.line.startsWith("flood line")).length).toBeGreaterThan(500);
     // The gateway's own log got a bounded share of it and said so.
     const logged = gw
@@ -530,14 +497,14 @@ describe("crash loop", () => {
       { code: "loop", runtime: "exec", binary: "./crash.sh", restart: { policy: "always", max_restarts: 5 } },
       { fixtures: ["crash.sh"] },
     );
-    const gw = await spawnGateway(serveArgs(space), { urlFrom: "json" });
+    const gw = await spawnGateway(serveArgs(space, "--log-format", "json"), { urlFrom: "json" });
     const cpuBefore = cpuSeconds(gw.proc.pid);
     const wallBefore = Date.now();
     const view = await waitForStatus(gw.url, "loop", "failed");
     const cpu = (cpuSeconds(gw.proc.pid) - cpuBefore) / ((Date.now() - wallBefore) / 1000);
     expect(view.restarts).toBe(5);
 
-    const lines = await logsOf(gw.url, "loop");
+    const lines = await providerLogs(gw.url, "loop");
     const starts = lines.filter((l) => l.line === "crash fixture starting").map((l) => Date.parse(l.time));
     expect(starts).toHaveLength(6);
     const delays = lines
@@ -568,12 +535,12 @@ describe("the gateway's own signals", () => {
     const space = makeSpace();
     addEchoProvider(space, "stubborn", { env: { IGNORE_SIGTERM: "1" }, stop_timeout: "2s" });
     addEchoProvider(space, "plain");
-    const gw = await spawnGateway(serveArgs(space), { urlFrom: "json" });
+    const gw = await spawnGateway(serveArgs(space, "--log-format", "json"), { urlFrom: "json" });
     for (const code of ["stubborn", "plain"]) await waitForStatus(gw.url, code, "ready");
     gw.proc.kill("SIGTERM");
     await Bun.sleep(100);
     gw.proc.kill("SIGTERM");
-    expect(await exitOf(gw.proc)).toBe(0);
+    expect(await exitCode(gw.proc)).toBe(0);
     expect(await leftoverProcesses(space.marker)).toEqual([]);
     expect(gw.stderr()).toContain("SIGTERM again");
     expect(
@@ -593,7 +560,7 @@ describe("the gateway's own signals", () => {
     };
     addEchoProvider(space, "one", slow);
     addEchoProvider(space, "two", slow);
-    const gw = await spawnGateway(serveArgs(space), { urlFrom: "json" });
+    const gw = await spawnGateway(serveArgs(space, "--log-format", "json"), { urlFrom: "json" });
     await waitFor("both providers' processes", () => markedProcesses(space.marker).length === 2);
     const onePid = (await getProvider(gw.url, "one")).pid;
     gw.proc.kill("SIGHUP");
@@ -614,7 +581,7 @@ describe("the gateway's own signals", () => {
     expect(markedProcesses(space.marker, "one").map((p) => p.pid)).toEqual([one.pid!]);
     expect(markedProcesses(space.marker, "two").map((p) => p.pid)).toEqual([two.pid!]);
     gw.proc.kill("SIGTERM");
-    expect(await exitOf(gw.proc)).toBe(0);
+    expect(await exitCode(gw.proc)).toBe(0);
     expect(await leftoverProcesses(space.marker)).toEqual([]);
   });
 
@@ -637,7 +604,7 @@ describe("the gateway's own signals", () => {
       { fixtures: ["background.sh", "echo.ts"] },
     );
     addGrandchildProvider(space, "tree");
-    const first = await spawnGateway(serveArgs(space), { urlFrom: "json" });
+    const first = await spawnGateway(serveArgs(space, "--log-format", "json"), { urlFrom: "json" });
     for (const code of ["held", "tree"]) await waitForStatus(first.url, code, "ready");
     const before = markedProcesses(space.marker);
     expect(before.length).toBeGreaterThanOrEqual(4);
@@ -652,7 +619,7 @@ describe("the gateway's own signals", () => {
     expect(left.some((p) => p.cmdline.startsWith("sleep 999"))).toBe(true);
     expect(left.some((p) => p.cmdline.includes("echo.ts") && p.provider === "held")).toBe(true);
 
-    const second = await spawnGateway(serveArgs(space), { urlFrom: "json" });
+    const second = await spawnGateway(serveArgs(space, "--log-format", "json"), { urlFrom: "json" });
     // The clean-up runs before the listener opens, so by now every old process is gone.
     for (const old of before)
       expect({ pid: old.pid, alive: isAlive(old.pid) }).toEqual({ pid: old.pid, alive: false });
@@ -703,10 +670,7 @@ describe("the gateway's own signals", () => {
     const bystander = Bun.spawn({ cmd: ["sleep", "999"], env, detached: true, stdout: "ignore" });
     const orphan = Bun.spawn({ cmd: ["sleep", "998"], env, detached: true, stdout: "ignore" });
     try {
-      const startOf = (pid: number) => {
-        const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-        return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]!;
-      };
+      const startOf = (pid: number) => procStat(pid)[19]!;
       const ledger = {
         gatewayPid: 2 ** 22 + 1,
         gatewayStartTime: "1",
@@ -720,7 +684,7 @@ describe("the gateway's own signals", () => {
       addEchoProvider(space, "fresh");
       const gw = await startInProcess(space);
       await waitForStatus(gw.url, "fresh", "ready");
-      expect(await exitOf(orphan, 10_000)).not.toBe("still running");
+      expect(await exitCode(orphan, 10_000)).not.toBe("still running");
       expect(isAlive(bystander.pid)).toBe(true);
       expect(gw.logs.some((l) => l.includes('Ending provider \\"real\\"'))).toBe(true);
       expect(gw.logs.some((l) => l.includes("ghost"))).toBe(false);
@@ -741,8 +705,7 @@ describe("the gateway's own signals", () => {
       stdout: "ignore",
     });
     await waitFor("the leader's child", () => markedProcesses(space.marker).length === 2);
-    const stat = readFileSync(`/proc/${leader.pid}/stat`, "utf8");
-    const startTime = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]!;
+    const startTime = procStat(leader.pid)[19]!;
     const file = join(space.root, "ledger.json");
     writeFileSync(
       file,
@@ -781,7 +744,7 @@ describe("the gateway's own signals", () => {
       }
       const space = makeSpace();
       addEchoProvider(space, "bound", runtime === "bun" ? {} : ECHO_UNDER_SETPRIV);
-      const gw = await spawnGateway(serveArgs(space), { urlFrom: "json" });
+      const gw = await spawnGateway(serveArgs(space, "--log-format", "json"), { urlFrom: "json" });
       const view = await waitForStatus(gw.url, "bound", "ready");
       // The provider's own process, not a wrapper that is still running.
       const cmdline = readFileSync(`/proc/${view.pid}/cmdline`, "utf8").split("\0");
@@ -803,7 +766,7 @@ describe("the gateway's own signals", () => {
     addEchoProvider(space, "steady", { health: { path: "/health", interval: "100ms" } });
     // One of each way of dying with the gateway: bun --no-orphans (steady), setpriv (bouncy).
     addEchoProvider(space, "bouncy", ECHO_UNDER_SETPRIV);
-    const gw = await spawnGateway(serveArgs(space), { urlFrom: "json" });
+    const gw = await spawnGateway(serveArgs(space, "--log-format", "json"), { urlFrom: "json" });
     const steady = await waitForStatus(gw.url, "steady", "ready");
     await waitForStatus(gw.url, "bouncy", "ready");
     for (let i = 0; i < 5; i++) {

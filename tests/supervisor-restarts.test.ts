@@ -9,6 +9,7 @@ import {
   cleanup,
   getProvider,
   makeSpace,
+  providerLogs,
   request,
   startInProcess,
   waitFor,
@@ -21,12 +22,9 @@ afterEach(async () => {
   expect(await cleanup()).toEqual([]);
 });
 
-type Logs = { lines: Array<{ time: string; stream: string; line: string }> };
-
 /** The delays the gateway chose, from its `-> restarting: …; restarting in N ms` lines. */
 async function restartDelays(url: string, code: string): Promise<number[]> {
-  const { body } = await request<Logs>(`${url}/_gateway/providers/${code}/logs?tail=1000`);
-  return body.lines
+  return (await providerLogs(url, code))
     .map((l) => /-> restarting: .*restarting in (\d+) ms$/.exec(l.line)?.[1])
     .filter((d): d is string => d !== undefined)
     .map(Number);

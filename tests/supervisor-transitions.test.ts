@@ -41,11 +41,18 @@ test("every status change real providers make is in the transition table, and ev
   addProvider(space, "cycle", control("cycle", { restart: { policy: "on-failure", max_restarts: 5 } }), {
     fixtures: ["control.ts"],
   });
-  addProvider(space, "never", control("never", { restart: { policy: "never" } }), { fixtures: ["control.ts"] });
+  addProvider(space, "never", control("never", { restart: { policy: "never" } }), {
+    fixtures: ["control.ts"],
+  });
   const crash = (code: string, arg: string, restart: Record<string, unknown>) =>
-    addProvider(space, code, { code, runtime: "exec", binary: "./crash.sh", args: [arg], restart }, {
-      fixtures: ["crash.sh"],
-    });
+    addProvider(
+      space,
+      code,
+      { code, runtime: "exec", binary: "./crash.sh", args: [arg], restart },
+      {
+        fixtures: ["crash.sh"],
+      },
+    );
   crash("crash", "3", { policy: "on-failure", max_restarts: 1 });
   crash("loop", "3", { policy: "always", max_restarts: 8 });
   crash("clean", "0", { policy: "on-failure" });
@@ -70,7 +77,10 @@ test("every status change real providers make is in the transition table, and ev
   let view = await waitForStatus(gw.url, "cycle", "ready");
   await health("cycle", "fail&count=1");
   await waitFor("cycle to go unhealthy and come back", async () => {
-    const lines = gw.gateway.providers.get("cycle")!.supervisor.logs.tail(1000).map((l) => l.line);
+    const lines = gw.gateway.providers
+      .get("cycle")!
+      .supervisor.logs.tail(1000)
+      .map((l) => l.line);
     return lines.some((l) => l.startsWith("unhealthy -> ready"));
   });
   process.kill(view.pid!, "SIGKILL");

@@ -22,6 +22,7 @@ import {
   request,
   startInProcess,
   startWithSibling,
+  transitionsOf,
   waitFor,
   waitForStatus,
 } from "./helpers.ts";
@@ -367,10 +368,8 @@ describe("restarts", () => {
     const gw = await startInProcess(space);
     const before = await waitForStatus(gw.url, "flaky", "ready");
     unlinkSync(flag);
-    type Logs = { lines: Array<{ stream: string; line: string }> };
     await waitFor("the provider to be restarted after turning unhealthy", async () => {
-      const { body } = await request<Logs>(`${gw.url}/_gateway/providers/flaky/logs?tail=1000`);
-      const transitions = body.lines.filter((l) => l.stream === "gateway").map((l) => l.line);
+      const transitions = await transitionsOf(gw.url, "flaky");
       const unhealthy = transitions.findIndex((l) => l.startsWith("ready -> unhealthy"));
       return (
         unhealthy !== -1 && transitions.slice(unhealthy).some((l) => l.startsWith("unhealthy -> restarting"))

@@ -5,14 +5,13 @@
 import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { stringify as stringifyYaml } from "yaml";
 import {
   addEchoProvider,
   cleanup,
   echoManifest,
   getProviders,
-  MARKER_VAR,
   makeSpace,
+  manifestYaml,
   request,
   spawnGateway,
   waitFor,
@@ -50,10 +49,7 @@ describe("watching the providers dir", () => {
 
     writeFileSync(
       join(changedDir, "manifest.yaml"),
-      stringifyYaml({
-        ...echoManifest("changed"),
-        env: { [MARKER_VAR]: space.marker, FIXTURE_FLAVOUR: "new" },
-      }),
+      manifestYaml(space, echoManifest("changed", { env: { FIXTURE_FLAVOUR: "new" } })),
     );
     const restarted = await waitFor("the changed provider to run with its new env", async () => {
       const { body } = await request<{ env: Record<string, string> }>(`${gw.url}/api/v1/changed/env`);
