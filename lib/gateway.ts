@@ -9,6 +9,7 @@ import { ProviderSpecs, specLeftOutMessage } from "./openapi/provider-specs.ts";
 import type { LoadedSpec } from "./openapi/spec.ts";
 import type { Problem } from "./problems.ts";
 import { NamespaceTable, type ProxyTarget } from "./proxy/table.ts";
+import { Traffic } from "./proxy/traffic.ts";
 import { Registry, RegistryCorruptError } from "./registry.ts";
 import type { RuntimeAdapter } from "./runtime/index.ts";
 import { RuntimeRegistry } from "./runtimes.ts";
@@ -37,6 +38,8 @@ export interface ProviderEntry {
   specGeneration: number;
   /** The files of its UI element, when it declares one. */
   elementFiles?: ElementFiles;
+  /** What the proxy routes to; made once, so its traffic counters outlive rescans. */
+  target: ProxyTarget;
   /**
    * Set while the manifest on disk cannot be applied (it does not load, or its namespace now
    * collides): the entry is the last version that could, kept running as it was.
@@ -104,6 +107,9 @@ export class Gateway {
     this.#loadRuntimesAndRegistry();
     const found = discoverProviders(this.config.providersDir);
     const { retired, fresh } = this.#reconcile(found, true);
+    // Requests for a changed provider wait for its new process while the old one drains and stops.
+    for (const entry of fresh)
+      if (entry.launchable && entry.supervisor.status !== "disabled") entry.supervisor.expectStart();
     await Promise.all(retired.map((entry) => entry.supervisor.stop("rescan: removed or changed")));
     this.start(fresh);
     return {
@@ -263,9 +269,7 @@ export class Gateway {
     this.providers.clear();
     for (const code of [...next.keys()].sort()) this.providers.set(code, next.get(code)!);
     this.table = new NamespaceTable(
-      [...this.providers.values()]
-        .filter((entry) => entry.mounted)
-        .map((entry) => proxyTarget(entry.supervisor)),
+      [...this.providers.values()].filter((entry) => entry.mounted).map((entry) => entry.target),
     );
     this.revision++;
     return { retired, fresh };
@@ -279,6 +283,7 @@ export class Gateway {
   ): ProviderEntry {
     const { manifest } = discovered;
     const external = manifest.runtime === "external";
+    const traffic = new Traffic();
     const supervisor = new ProviderSupervisor(
       manifest,
       discovered.dir,
@@ -290,6 +295,7 @@ export class Gateway {
         baseEnv,
         onStatus: (event) => this.#onStatus(event),
         ledger: this.ledger,
+        drain: (timeoutMs) => traffic.idle(timeoutMs),
       },
       { initialStatus: external && enabled ? "awaiting_agent" : "stopped" },
     );
@@ -302,6 +308,7 @@ export class Gateway {
       mounted: false,
       specGeneration: 0,
       elementFiles: manifest.element ? new ElementFiles(discovered.dir, manifest.element.source) : undefined,
+      target: proxyTarget(supervisor, traffic),
     };
     const conflict = namespaceConflict(manifest.namespace, mounted);
     if (conflict) {
@@ -358,6 +365,7 @@ export class Gateway {
         supervisor.disable("dependency problem", problem);
         continue;
       }
+      supervisor.expectStart();
       void this.#startAfterDependencies(entry);
     }
   }
@@ -485,22 +493,28 @@ function providerView(entry: ProviderEntry): ProviderView {
   return { ...entry.supervisor.view(), manifest_error: entry.manifestError ?? null };
 }
 
-function proxyTarget(supervisor: ProviderSupervisor): ProxyTarget {
+function proxyTarget(supervisor: ProviderSupervisor, traffic: Traffic): ProxyTarget {
   let endpoint: { hostname: string; port: number; key: string } | undefined;
+  const { manifest } = supervisor;
   return {
     code: supervisor.code,
-    namespace: supervisor.manifest.namespace,
-    upstream: () => (supervisor.status === "ready" ? supervisor.upstream : null),
+    namespace: manifest.namespace,
+    upstream: () => (supervisor.status === "ready" && !supervisor.stopping ? supervisor.upstream : null),
     endpoint: () => {
-      if (supervisor.status !== "ready" || !supervisor.upstream || !supervisor.port) return null;
+      if (supervisor.status !== "ready" || supervisor.stopping || !supervisor.upstream || !supervisor.port)
+        return null;
       // One object per port, not per request: the proxy reads it on every request.
       if (endpoint?.port !== supervisor.port) {
         endpoint = { hostname: "127.0.0.1", port: supervisor.port, key: `127.0.0.1:${supervisor.port}` };
       }
       return endpoint;
     },
-    status: () => supervisor.status,
-    timeoutMs: supervisor.manifest.timeoutMs,
+    status: () => (supervisor.stopping ? "stopping" : supervisor.status),
+    holds: () => supervisor.holds,
+    timeoutMs: manifest.timeoutMs,
+    holdMs: manifest.holdMs,
+    holdQueue: manifest.holdQueue,
+    traffic,
   };
 }
 

@@ -99,6 +99,10 @@ export const ManifestSchema = z.object({
   stop_timeout: duration("10s"),
   /** How long the proxy waits for the provider's response headers before answering 504. */
   timeout: duration("60s"),
+  /** How long a request waits for a provider that is starting or restarting before 503 (0: not at all). */
+  hold: duration("2s"),
+  /** Requests that may wait at once; past it, 503 at once. */
+  hold_queue: z.number().int().min(0).default(1000),
 });
 
 const NESTED_KEYS: Record<string, readonly string[]> = {
@@ -135,6 +139,10 @@ export interface Manifest {
   spec?: string;
   stopTimeoutMs: number;
   timeoutMs: number;
+  /** How long a request waits for the provider to be ready while it starts or restarts; 0: not at all. */
+  holdMs: number;
+  /** At most this many requests wait at once. */
+  holdQueue: number;
   /** Everything the file held, for Core fields the gateway passes on but does not read. */
   raw: Record<string, unknown>;
 }
@@ -213,6 +221,8 @@ export function parseManifest(text: string, file: string): ParsedManifest {
       spec: m.spec,
       stopTimeoutMs: m.stop_timeout,
       timeoutMs: m.timeout,
+      holdMs: m.hold,
+      holdQueue: m.hold_queue,
       raw: data as Record<string, unknown>,
     },
     warnings,

@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { forward, rewriteLocation } from "../lib/proxy/forward.ts";
+import { Traffic } from "../lib/proxy/traffic.ts";
 
 const NS = "/api/v1/w";
 const ORIGIN = "http://127.0.0.1:5000";
@@ -63,6 +64,10 @@ describe("forward (the fetch proxy used under Deno)", () => {
     endpoint: () => ({ hostname: "127.0.0.1", port: 9 }),
     status: () => "ready",
     timeoutMs: 1000,
+    holds: () => false,
+    holdMs: 0,
+    holdQueue: 0,
+    traffic: new Traffic(),
   };
   const context = { remoteAddress: "127.0.0.1", keepOpen: () => {} };
 

@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { NamespaceTable, type ProxyTarget, splitRequestUrl } from "../lib/proxy/table.ts";
+import { Traffic } from "../lib/proxy/traffic.ts";
 
 function target(code: string, namespace: string): ProxyTarget {
   return {
@@ -9,6 +10,10 @@ function target(code: string, namespace: string): ProxyTarget {
     endpoint: () => ({ hostname: "127.0.0.1", port: 1 }),
     status: () => "ready",
     timeoutMs: 1000,
+    holds: () => false,
+    holdMs: 0,
+    holdQueue: 0,
+    traffic: new Traffic(),
   };
 }
 

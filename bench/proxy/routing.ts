@@ -3,6 +3,7 @@
  * last one. Run: node_modules/.bin/bun bench/proxy/routing.ts
  */
 import { NamespaceTable, type ProxyTarget } from "../../lib/proxy/table.ts";
+import { Traffic } from "../../lib/proxy/traffic.ts";
 
 function table(count: number): NamespaceTable {
   const targets: ProxyTarget[] = [];
@@ -15,6 +16,10 @@ function table(count: number): NamespaceTable {
       endpoint: () => null,
       status: () => "ready",
       timeoutMs: 1,
+      holds: () => false,
+      holdMs: 0,
+      holdQueue: 0,
+      traffic: new Traffic(),
     });
   }
   return new NamespaceTable(targets);

@@ -157,6 +157,8 @@ async function listen(
     rmSync(socketDir, { recursive: true, force: true });
     throw error;
   }
+  // Requests held for a provider that is starting go on (or are refused) as its status changes.
+  gateway.subscribe((event) => front.providerChanged(event.code));
   return {
     hostname: front.hostname,
     port: front.port,

@@ -22,9 +22,12 @@ type Target = string | null;
 const who = (target: Target) => (target === null ? "The gateway's own app" : `Provider "${target}"`);
 
 export const answers = {
-  notReady: (code: string, status: string): Answer => ({
+  notReady: (code: string, status: string, heldMs?: number): Answer => ({
     status: 503,
-    detail: `Provider "${code}" is ${status}; try again shortly`,
+    detail:
+      heldMs === undefined
+        ? `Provider "${code}" is ${status}; try again shortly`
+        : `Provider "${code}" is ${status}: it was not ready within ${heldMs} ms (its hold); try again shortly`,
     headers: { "retry-after": "1" },
   }),
   unreachable: (target: Target, message: string): Answer => ({

@@ -1,3 +1,5 @@
+import type { Traffic } from "./traffic.ts";
+
 /** What the proxy needs to know of a mounted provider; built once at mount time. */
 export interface ProxyTarget {
   code: string;
@@ -8,8 +10,19 @@ export interface ProxyTarget {
   endpoint(): { hostname: string; port: number; key?: string } | null;
   /** The provider's status, for the 503 detail. */
   status(): string;
+  /**
+   * While not ready: whether a request should wait for it (it is starting or restarting, or a
+   * start is on its way) rather than get 503 at once.
+   */
+  holds(): boolean;
   /** Time allowed for the upstream's response headers before 504. */
   timeoutMs: number;
+  /** How long a request may wait while {@link holds}; 0: never. */
+  holdMs: number;
+  /** How many requests may wait at once. */
+  holdQueue: number;
+  /** Its exchanges in flight, counted by the front. */
+  traffic: Traffic;
 }
 
 export interface RouteMatch {

@@ -21,6 +21,11 @@ export interface SupervisorDeps {
   onStatus: (event: StatusEvent) => void;
   /** Records running process groups so a later run can end them if this gateway is SIGKILLed. */
   ledger?: ProcessLedger;
+  /**
+   * Resolves once no request is in flight to this provider (true), or after `timeoutMs` (false):
+   * a restart or stop the gateway chooses waits for it before signalling the process.
+   */
+  drain?: (timeoutMs: number) => Promise<boolean>;
 }
 
 /** How one run of the process ended. */
@@ -96,6 +101,10 @@ export class ProviderSupervisor {
   #outputSeen = false;
   /** Counts stop() and restart() calls, so a restart does not start again after a later stop. */
   #stopRequests = 0;
+  /** A start is on its way (the gateway will start it, maybe after its dependencies). */
+  #startExpected = false;
+  /** Stopping: requests in flight finish, new ones are refused. */
+  #stopping = false;
 
   /**
    * @param options.initialStatus `stopped` (the default) for a provider the gateway starts,
@@ -130,11 +139,32 @@ export class ProviderSupervisor {
   /** Marks a provider that will not be started (disabled in the registry, or refused). */
   disable(reason: string, error?: string): void {
     if (error) this.lastError = error;
+    this.#startExpected = false;
     this.#setStatus("disabled", reason);
+  }
+
+  /** Says a start is coming (the gateway will call {@link start}): requests wait for it meanwhile. */
+  expectStart(): void {
+    this.#startExpected = true;
+  }
+
+  /**
+   * Whether a request that finds the provider not ready should wait for it: it is starting or
+   * restarting, or a start is expected.
+   */
+  get holds(): boolean {
+    const status = this.#status;
+    return status === "starting" || status === "restarting" || (status === "stopped" && this.#startExpected);
+  }
+
+  /** True while a stop lets requests in flight finish: the proxy refuses new ones. */
+  get stopping(): boolean {
+    return this.#stopping;
   }
 
   /** Starts supervising. Resolves at once; use {@link settled} to wait for ready or failure. */
   start(): void {
+    this.#startExpected = false;
     if (this.#loop) return;
     this.#abort = new AbortController();
     this.#failedStarts = 0;
@@ -154,21 +184,54 @@ export class ProviderSupervisor {
   /** Stops the provider and its whole process tree: SIGTERM, then SIGKILL after `stop_timeout`. */
   async stop(reason = "stop requested"): Promise<void> {
     this.#stopRequests++;
-    await this.#stopNow(reason);
+    this.#startExpected = false;
+    if (this.#status === "ready" || this.#status === "unhealthy") {
+      // New requests are refused while those in flight finish (bounded by stop_timeout).
+      this.#stopping = true;
+      await this.#drain(reason);
+    }
+    try {
+      await this.#stopNow(reason, true);
+    } finally {
+      this.#stopping = false;
+    }
   }
 
-  /** Stops, then starts again, unless another stop was asked for meanwhile (say, the gateway's shutdown): that one wins. */
+  /**
+   * Stops, then starts again, unless another stop was asked for meanwhile (say, the gateway's
+   * shutdown): that one wins. A running provider goes `restarting` first, so new requests wait
+   * for the new process (see `hold`) while those in flight finish, and only then is it signalled.
+   */
   async restart(): Promise<void> {
     const stopRequests = ++this.#stopRequests;
-    await this.#stopNow("restart requested");
+    const status = this.#status;
+    if (status === "ready" || status === "unhealthy" || status === "starting") {
+      this.#setStatus("restarting", "restart requested; requests in flight finish first");
+      await this.#drain("restart requested");
+    }
+    await this.#stopNow("restart requested", false);
     if (this.#stopRequests === stopRequests) this.start();
   }
 
-  async #stopNow(reason: string): Promise<void> {
+  /** Waits for the requests in flight to finish, at most `stop_timeout`. */
+  async #drain(reason: string): Promise<void> {
+    if (!this.#deps.drain || !this.upstream) return;
+    if (!(await this.#deps.drain(this.manifest.stopTimeoutMs))) {
+      this.#log.warn(
+        `Requests still in flight after stop_timeout (${this.manifest.stopTimeoutMs} ms); stopping anyway`,
+        {
+          reason,
+        },
+      );
+    }
+  }
+
+  /** Ends the process and the loop; `final`: the provider is `stopped` after (not for a restart). */
+  async #stopNow(reason: string, final: boolean): Promise<void> {
     this.#abort.abort();
     await this.#terminate(reason);
     await this.#loop;
-    if (this.status !== "disabled") this.#setStatus("stopped", reason);
+    if (final && this.#status !== "disabled") this.#setStatus("stopped", reason);
   }
 
   /** The Provider view, but for what only the gateway knows (its manifest's state on disk). */

@@ -9,6 +9,7 @@ import { type Answer, answers } from "../answers.ts";
 import { REQUEST_ID } from "../headers.ts";
 import { ChunkedTracker, findHeadEnd, HttpParseError, type RequestHead, scanRequestHead } from "../http1.ts";
 import { hasEncodedSeparator, normalizeTarget } from "../path.ts";
+import type { ProxyTarget } from "../table.ts";
 import { BULK_CHUNK, type BulkCollector } from "./bulk.ts";
 import {
   ClientConn,
@@ -48,6 +49,8 @@ export class ClientSide {
   draining = false;
   /** Called once, when draining and no exchange is in flight any more. */
   onIdle: (() => void) | null = null;
+  /** Requests waiting for their provider to be ready, by provider (see {@link hold}). */
+  readonly held = new Map<ProxyTarget, Set<ClientConn>>();
   upstream!: UpstreamSide;
 
   constructor(
@@ -157,7 +160,8 @@ export class ClientSide {
     if (match) {
       const endpoint = match.target.endpoint();
       if (!endpoint) {
-        this.refuse(conn, answers.notReady(match.target.code, match.target.status()));
+        if (!this.hold(conn, match.target))
+          this.refuse(conn, answers.notReady(match.target.code, match.target.status()));
         return;
       }
       conn.target = match.target;
@@ -180,6 +184,10 @@ export class ClientSide {
     conn.bodyRemaining = head.contentLength ?? 0;
     conn.requestChunks = head.chunked ? new ChunkedTracker() : null;
     const hasBody = conn.bodyRemaining > 0 || conn.requestChunks !== null;
+    if (conn.target) {
+      conn.target.traffic.begin();
+      conn.counted = conn.target;
+    }
     const link = this.pool.acquire(address);
     link.owner = conn;
     link.requestHead = latin1Bytes(upstreamHead(conn, head, upstreamTarget, link.key), head.ascii);
@@ -196,6 +204,65 @@ export class ClientSide {
     } else {
       conn.state = "waiting";
       this.requestComplete(conn);
+    }
+  }
+
+  /**
+   * Holds a request whose provider is starting or restarting until it is ready, its `hold`
+   * runs out, or its queue is full (then false: the caller answers 503). Nothing of the request
+   * is sent meanwhile, so holding is safe for any method. The client is read on (a body is kept
+   * in `unread`, and the client paused once that passes MAX_PIPELINE_BUFFER, as for a pipelined
+   * request), so a client that goes away is seen at once: a paused socket would not report its
+   * close. No timer per request: the sweep ends the wait, and {@link providerChanged} resumes it.
+   */
+  hold(conn: ClientConn, target: ProxyTarget): boolean {
+    if (target.holdMs === 0 || !target.holds()) return false;
+    if (conn.heldUntil === 0) conn.heldUntil = this.clock + SWEEP_MS + target.holdMs;
+    let queue = this.held.get(target);
+    if (!queue) {
+      queue = new Set();
+      this.held.set(target, queue);
+    }
+    if (queue.size >= target.holdQueue) return false;
+    queue.add(conn);
+    conn.state = "held";
+    conn.heldFor = target;
+    return true;
+  }
+
+  /** Takes a held request out of its queue (it goes on, is refused, or its client left), and lets the client send again. */
+  #unhold(conn: ClientConn): void {
+    const target = conn.heldFor;
+    if (!target) return;
+    conn.heldFor = null;
+    const queue = this.held.get(target);
+    queue?.delete(conn);
+    if (queue?.size === 0) this.held.delete(target);
+    resumeClient(conn);
+  }
+
+  /**
+   * A provider's status changed: its held requests are routed again, through the current table
+   * (the provider may have been replaced by a rescan): forwarded if it is ready, held again if it
+   * still starts (their deadline kept), else refused with 503.
+   */
+  providerChanged(code: string): void {
+    // A snapshot first: routing again may hold a request anew, in a queue made afresh.
+    const waiting: ClientConn[] = [];
+    for (const [target, queue] of this.held) if (target.code === code) waiting.push(...queue);
+    for (const conn of waiting) {
+      this.#unhold(conn);
+      this.dispatch(conn, conn.request!);
+    }
+  }
+
+  /** Refuses every held request with 503 (the gateway is stopping). */
+  refuseHeld(): void {
+    for (const [target, queue] of [...this.held]) {
+      for (const conn of [...queue]) {
+        this.#unhold(conn);
+        this.refuse(conn, answers.notReady(target.code, target.status()));
+      }
     }
   }
 
@@ -284,6 +351,9 @@ export class ClientSide {
 
   onClosed(conn: ClientConn): void {
     const wasActive = conn.state !== "head" && conn.state !== "closed";
+    // A client that goes away while held leaves the queue at once.
+    this.#unhold(conn);
+    endTraffic(conn);
     conn.state = "closed";
     conn.socket = null;
     this.clients.delete(conn);
@@ -324,6 +394,7 @@ export class ClientSide {
 
   /** The response is complete: recycle the upstream connection and move to the client's next request. */
   finishExchange(conn: ClientConn, link: UpstreamLink): void {
+    endTraffic(conn);
     if (!conn.requestSent) {
       // Answered before the request body was all sent: neither connection can be resynchronised.
       link.state = "closed";
@@ -356,6 +427,7 @@ export class ClientSide {
   /** Back to reading request heads: idle until the next byte (the idle timeout), or at once if one is buffered. */
   awaitNextHead(conn: ClientConn): void {
     conn.state = "head";
+    conn.heldUntil = 0;
     conn.idleSince = this.clock;
     conn.headDeadline = conn.unread ? this.clock + SWEEP_MS + this.headerTimeoutMs : 0;
     this.nextRequest(conn);
@@ -372,6 +444,14 @@ export class ClientSide {
     // Times taken from the lagging clock: the limit allows for the lag (see `clock`).
     const idleLimit = this.idleTimeoutMs + SWEEP_MS;
     for (const conn of this.clients) {
+      if (conn.state === "held") {
+        if (conn.heldUntil < now) {
+          const target = conn.heldFor!;
+          this.#unhold(conn);
+          this.refuse(conn, answers.notReady(target.code, target.status(), target.holdMs));
+        }
+        continue;
+      }
       if (conn.state === "head") {
         if (conn.headDeadline !== 0 && conn.headDeadline < now) {
           conn.headDeadline = 0;
@@ -408,6 +488,15 @@ export class ClientSide {
   /** Closes the connections that wait for a request with nothing buffered (the start of draining). */
   closeIdleClients(): void {
     for (const conn of this.clients) if (conn.state === "head" && !conn.unread) this.close(conn);
+  }
+}
+
+/** The exchange is over: its provider's in-flight count drops (a drain may be waiting for it). */
+function endTraffic(conn: ClientConn): void {
+  const target = conn.counted;
+  if (target) {
+    conn.counted = null;
+    target.traffic.end();
   }
 }
 

@@ -10,11 +10,12 @@ import type { ProxyTarget } from "../table.ts";
 /**
  * - `head`: reading a request head (or idle between requests);
  * - `body`: relaying the request body upstream;
+ * - `held`: waiting for its provider to be ready (it is starting or restarting), nothing sent yet;
  * - `waiting`: the request is sent (or being answered), the response is under way;
  * - `tunnel`: bytes flow both ways unchanged after a 101;
  * - `closed`: going or gone.
  */
-export type ClientState = "head" | "body" | "waiting" | "tunnel" | "closed";
+export type ClientState = "head" | "held" | "body" | "waiting" | "tunnel" | "closed";
 
 /** Per client connection. */
 export class ClientConn {
@@ -27,6 +28,12 @@ export class ClientConn {
   /** The namespace of the current request's provider ("" for the gateway's own routes). */
   prefix = "";
   target: ProxyTarget | null = null;
+  /** The provider whose traffic counts this exchange as in flight (set when forwarded). */
+  counted: ProxyTarget | null = null;
+  /** While held: the provider waited for. */
+  heldFor: ProxyTarget | null = null;
+  /** When the current request stops waiting for its provider (503); 0 before it first waits. */
+  heldUntil = 0;
   /** Request body bytes still to relay (Content-Length framing). */
   bodyRemaining = 0;
   /** Follows a chunked request body to its end. */

@@ -42,8 +42,10 @@ export interface FrontOptions {
 }
 
 export interface Front extends RawListener {
-  /** Stops accepting; resolves when in-flight exchanges are done (idle connections are closed). */
+  /** Stops accepting; resolves when in-flight exchanges are done (idle connections are closed, held requests refused). */
   drain(): Promise<void>;
+  /** A provider's status changed: the requests held for it go on, wait on, or are refused. */
+  providerChanged(code: string): void;
   /** Closes every connection now. */
   closeAll(): void;
 }
@@ -75,6 +77,7 @@ export function startFront(sockets: RawSockets, options: FrontOptions): Front {
       listener.stop();
       client.draining = true;
       pool.draining = true;
+      client.refuseHeld();
       client.closeIdleClients();
       pool.closeIdle();
       return new Promise<void>((resolve) => {
@@ -84,6 +87,9 @@ export function startFront(sockets: RawSockets, options: FrontOptions): Front {
         };
         client.checkIdle();
       });
+    },
+    providerChanged(code) {
+      client.providerChanged(code);
     },
     closeAll() {
       clearInterval(sweeper);
