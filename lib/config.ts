@@ -24,6 +24,8 @@ export interface Config {
   idleTimeoutMs: number;
   /** Client connections open at once; `undefined`: derived from the open-file limit at start. */
   maxConnections?: number;
+  /** Count requests per provider for `GET /metrics`. @default true */
+  metrics: boolean;
   watch: boolean;
 }
 
@@ -58,7 +60,7 @@ const VALUE_FLAGS = {
   "--url": "",
 } as const;
 type ValueFlag = keyof typeof VALUE_FLAGS;
-const BOOLEAN_FLAGS = ["--no-watch", "--help", "-h", "--version", "-V"] as const;
+const BOOLEAN_FLAGS = ["--no-watch", "--no-metrics", "--help", "-h", "--version", "-V"] as const;
 const COMMANDS = ["serve", "check", "smoke", "providers", "healthcheck"] as const;
 
 export const USAGE = `gateway: one API in front of a folder of local services
@@ -68,7 +70,7 @@ Usage:
                   [--admin-token TOKEN] [--log-format pretty|json] [--log-level debug|info|warn|error]
                   [--external-allow CIDR|HOST,...] [--max-body-size SIZE] [--max-header-size SIZE]
                   [--header-timeout DURATION] [--idle-timeout DURATION] [--max-connections N]
-                  [--no-watch]
+                  [--no-watch] [--no-metrics]
   gateway check DIR                     conformance check of one provider directory
   gateway smoke [--providers-dir DIR]   start all, verify, report, stop; exit 0 or 1
   gateway providers list|enable|disable|remove CODE [--providers-dir DIR]
@@ -89,6 +91,8 @@ Flags (environment variable, default):
   --header-timeout  GATEWAY_HEADER_TIMEOUT  10s (a request head not complete by then gets 408)
   --idle-timeout    GATEWAY_IDLE_TIMEOUT    75s (idle keep-alive connections and stalled request bodies)
   --max-connections GATEWAY_MAX_CONNECTIONS (open-file limit - 512) / 2; past it, 503 and close
+  --no-watch                                apply changes to the providers dir on SIGHUP only
+  --no-metrics                              do not count requests (GET /metrics keeps the rest)
 
 Restarts: a start that fails spends restart.max_restarts; a provider that was ready and then
 died is restarted for as long as the gateway runs (100 ms after a run that served 1 s or more,
@@ -266,6 +270,7 @@ function buildConfig(
     headerTimeoutMs: timeout("--header-timeout", "10s"),
     idleTimeoutMs: timeout("--idle-timeout", "75s"),
     maxConnections,
+    metrics: !booleans.has("--no-metrics"),
     watch: !booleans.has("--no-watch"),
   };
 }

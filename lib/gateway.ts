@@ -63,6 +63,10 @@ export class Gateway {
   url = "";
   /** Bumped on every change that may alter the OpenAPI document. */
   revision = 0;
+  /** Client connections open at the listener (set by serve when the byte-level front runs). */
+  openConnections: () => number | undefined = () => undefined;
+  /** The soft open-file limit, once raised at start (for the metrics). */
+  openFileLimit: number | undefined;
 
   readonly #adapter: RuntimeAdapter;
   readonly #log: Logger;

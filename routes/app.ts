@@ -5,6 +5,7 @@ import { assetRoutes } from "./assets.ts";
 import { docsRoutes } from "./docs.ts";
 import type { AppEnv } from "./env.ts";
 import { healthRoutes } from "./health.ts";
+import { metricsRoutes } from "./metrics.ts";
 import { openApiRoutes } from "./openapi.ts";
 import { providerRoutes } from "./providers.ts";
 import { proxyHandler } from "./proxy.ts";
@@ -13,6 +14,7 @@ import { proxyHandler } from "./proxy.ts";
 export function createApp(gateway: Gateway, options: { version: string }): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.route("/", healthRoutes(gateway));
+  app.route("/", metricsRoutes(gateway, options));
   app.route("/", providerRoutes(gateway));
   app.route("/", openApiRoutes(gateway, options.version));
   app.route("/", docsRoutes());

@@ -101,6 +101,19 @@ const ROUTES: Route[] = [
   },
   {
     method: "get",
+    path: "/metrics",
+    operationId: "metrics",
+    summary: "Prometheus metrics (OpenMetrics when Accept asks for application/openmetrics-text)",
+    responses: {
+      "200": {
+        description:
+          "Requests, durations, bytes and upstream errors per provider; provider and process state",
+        content: { "text/plain": {}, "application/openmetrics-text": {} },
+      },
+    },
+  },
+  {
+    method: "get",
     path: "/readyz",
     operationId: "readyz",
     summary: "Every enabled local provider is ready",

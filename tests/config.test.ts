@@ -44,6 +44,7 @@ describe("parseCommandLine defaults and sources", () => {
       headerTimeoutMs: 10_000,
       idleTimeoutMs: 75_000,
       maxConnections: undefined,
+      metrics: true,
       watch: true,
     });
   });
@@ -82,6 +83,7 @@ describe("parseCommandLine defaults and sources", () => {
       headerTimeoutMs: 5000,
       idleTimeoutMs: 120_000,
       maxConnections: 500,
+      metrics: true,
       watch: true,
     });
   });

@@ -71,6 +71,7 @@ export async function startGateway(
   };
   // Raised to the hard limit first: a gateway that runs out of descriptors stops accepting anyone.
   const files = adapter.raiseOpenFileLimit();
+  gateway.openFileLimit = files?.soft;
   const maxConnections = config.maxConnections ?? (files ? defaultMaxConnections(files.soft) : undefined);
   if (files) {
     logger.debug(
@@ -151,6 +152,7 @@ async function listen(
       headerTimeoutMs: config.headerTimeoutMs,
       idleTimeoutMs: config.idleTimeoutMs,
       maxConnections: config.maxConnections,
+      metrics: config.metrics,
     });
   } catch (error) {
     await internal.stop(true);
@@ -159,6 +161,7 @@ async function listen(
   }
   // Requests held for a provider that is starting go on (or are refused) as its status changes.
   gateway.subscribe((event) => front.providerChanged(event.code));
+  gateway.openConnections = () => front.openConnections();
   return {
     hostname: front.hostname,
     port: front.port,

@@ -6,7 +6,9 @@
  */
 
 /** How an upstream failed; the `kind` of `gateway_upstream_errors_total`. */
-export type UpstreamFailure = "refused" | "reset" | "timeout";
+export type { UpstreamFailure } from "./traffic.ts";
+
+import type { UpstreamFailure } from "./traffic.ts";
 
 export interface Answer {
   status: number;

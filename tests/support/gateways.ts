@@ -34,6 +34,7 @@ export function testConfig(space: Space, overrides: Partial<Config> = {}): Confi
     maxHeaderSize: 64 * 1024,
     headerTimeoutMs: 10_000,
     idleTimeoutMs: 75_000,
+    metrics: true,
     externalAllow: [],
     watch: false,
     ...overrides,

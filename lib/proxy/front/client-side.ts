@@ -10,6 +10,7 @@ import { REQUEST_ID } from "../headers.ts";
 import { ChunkedTracker, findHeadEnd, HttpParseError, type RequestHead, scanRequestHead } from "../http1.ts";
 import { hasEncodedSeparator, normalizeTarget } from "../path.ts";
 import type { ProxyTarget } from "../table.ts";
+import { type HoldOutcome, methodIndex } from "../traffic.ts";
 import { BULK_CHUNK, type BulkCollector } from "./bulk.ts";
 import {
   ClientConn,
@@ -52,6 +53,8 @@ export class ClientSide {
   /** Requests waiting for their provider to be ready, by provider (see {@link hold}). */
   readonly held = new Map<ProxyTarget, Set<ClientConn>>();
   upstream!: UpstreamSide;
+  /** Whether requests are counted for `GET /metrics` (`--no-metrics` turns it off). */
+  readonly metrics: boolean;
 
   constructor(
     readonly options: FrontOptions,
@@ -63,6 +66,7 @@ export class ClientSide {
     this.headerTimeoutMs = options.headerTimeoutMs ?? 10_000;
     this.idleTimeoutMs = options.idleTimeoutMs ?? 75_000;
     this.maxConnections = options.maxConnections ?? Number.POSITIVE_INFINITY;
+    this.metrics = options.metrics !== false;
     this.handlers = {
       open: (socket) => {
         const conn = new ClientConn(socket);
@@ -88,6 +92,7 @@ export class ClientSide {
     if (chunk.length >= BULK_CHUNK) this.bulk.count(chunk.length);
     switch (conn.state) {
       case "tunnel":
+        conn.bytesIn += chunk.length;
         if (conn.link) this.upstream.write(conn.link, chunk);
         return;
       case "body":
@@ -126,6 +131,13 @@ export class ClientSide {
       return;
     }
     conn.unread = end < buf.length ? buf.subarray(end) : null;
+    // A new request: what the metrics count of it starts here (a held one keeps its start).
+    conn.method = methodIndex(head.method);
+    conn.startedAt = performance.now();
+    conn.status = 0;
+    conn.bytesIn = end;
+    conn.bytesOut = 0;
+    conn.recorded = false;
     this.dispatch(conn, head);
   }
 
@@ -149,6 +161,7 @@ export class ClientSide {
     }
     const table = this.options.table();
     const match = table.match(normalized.path);
+    conn.matched = match?.target ?? null;
     if (normalized.path !== normalized.rawPath && match?.target !== table.match(normalized.rawPath)?.target) {
       // Dot segments (plain or encoded) that carry a request across a namespace boundary are
       // refused outright: a path written into one provider never reaches another, nor the gateway.
@@ -223,7 +236,10 @@ export class ClientSide {
       queue = new Set();
       this.held.set(target, queue);
     }
-    if (queue.size >= target.holdQueue) return false;
+    if (queue.size >= target.holdQueue) {
+      this.#held(target, "dropped");
+      return false;
+    }
     queue.add(conn);
     conn.state = "held";
     conn.heldFor = target;
@@ -251,9 +267,25 @@ export class ClientSide {
     const waiting: ClientConn[] = [];
     for (const [target, queue] of this.held) if (target.code === code) waiting.push(...queue);
     for (const conn of waiting) {
+      const target = conn.heldFor!;
       this.#unhold(conn);
       this.dispatch(conn, conn.request!);
+      if (conn.state === "body" || conn.state === "waiting") this.#held(target, "forwarded");
+      else if (conn.state !== "held") this.#held(target, "dropped");
     }
+  }
+
+  #held(target: ProxyTarget, outcome: HoldOutcome): void {
+    if (this.metrics) target.traffic.heldOutcome(outcome);
+  }
+
+  /** Counts a finished request for `GET /metrics`, once, if it was for a provider and got an answer. */
+  record(conn: ClientConn): void {
+    const target = conn.matched;
+    if (target === null || conn.recorded || conn.status === 0 || !this.metrics) return;
+    conn.recorded = true;
+    const seconds = (performance.now() - conn.startedAt) / 1000;
+    target.traffic.record(conn.method, conn.status, seconds, conn.bytesIn, conn.bytesOut);
   }
 
   /** Refuses every held request with 503 (the gateway is stopping). */
@@ -261,6 +293,7 @@ export class ClientSide {
     for (const [target, queue] of [...this.held]) {
       for (const conn of [...queue]) {
         this.#unhold(conn);
+        this.#held(target, "dropped");
         this.refuse(conn, answers.notReady(target.code, target.status()));
       }
     }
@@ -305,6 +338,7 @@ export class ClientSide {
       end = conn.bodyRemaining === 0 ? offset + take : -1;
     }
     const upTo = end === -1 ? chunk.length : end;
+    conn.bytesIn += upTo - offset;
     if (upTo > offset)
       this.upstream.write(link, offset === 0 && upTo === chunk.length ? chunk : chunk.subarray(offset, upTo));
     if (end !== -1) {
@@ -320,6 +354,7 @@ export class ClientSide {
   write(conn: ClientConn, data: Buffer | string): void {
     const socket = conn.socket;
     if (!socket) return;
+    conn.bytesOut += data.length;
     if (conn.outbox.length > 0) {
       conn.outbox.push(toBuffer(data));
       return;
@@ -352,7 +387,10 @@ export class ClientSide {
   onClosed(conn: ClientConn): void {
     const wasActive = conn.state !== "head" && conn.state !== "closed";
     // A client that goes away while held leaves the queue at once.
+    if (conn.heldFor) this.#held(conn.heldFor, "dropped");
     this.#unhold(conn);
+    // A response cut short (or one the client stopped reading) still counts, with what was sent.
+    this.record(conn);
     endTraffic(conn);
     conn.state = "closed";
     conn.socket = null;
@@ -367,7 +405,10 @@ export class ClientSide {
   /** Sends the gateway's own answer (problem+json); with `close`, the connection closes after it. */
   answer(conn: ClientConn, answer: Answer, close: boolean): void {
     const headRequest = conn.request?.method === "HEAD";
+    conn.status = answer.status;
     this.write(conn, answerBytes(answer, { requestId: conn.requestId, close, headRequest }));
+    if (answer.cause && conn.matched && this.metrics) conn.matched.traffic.upstreamError(answer.cause);
+    this.record(conn);
     if (close) this.close(conn);
   }
 
@@ -394,6 +435,7 @@ export class ClientSide {
 
   /** The response is complete: recycle the upstream connection and move to the client's next request. */
   finishExchange(conn: ClientConn, link: UpstreamLink): void {
+    this.record(conn);
     endTraffic(conn);
     if (!conn.requestSent) {
       // Answered before the request body was all sent: neither connection can be resynchronised.
@@ -428,6 +470,7 @@ export class ClientSide {
   awaitNextHead(conn: ClientConn): void {
     conn.state = "head";
     conn.heldUntil = 0;
+    conn.matched = null;
     conn.idleSince = this.clock;
     conn.headDeadline = conn.unread ? this.clock + SWEEP_MS + this.headerTimeoutMs : 0;
     this.nextRequest(conn);
@@ -448,6 +491,7 @@ export class ClientSide {
         if (conn.heldUntil < now) {
           const target = conn.heldFor!;
           this.#unhold(conn);
+          this.#held(target, "timeout");
           this.refuse(conn, answers.notReady(target.code, target.status(), target.holdMs));
         }
         continue;

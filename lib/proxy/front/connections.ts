@@ -34,6 +34,18 @@ export class ClientConn {
   heldFor: ProxyTarget | null = null;
   /** When the current request stops waiting for its provider (503); 0 before it first waits. */
   heldUntil = 0;
+  // For the metrics (lib/proxy/traffic.ts), per request:
+  /** The provider whose namespace the request is in, forwarded or not. */
+  matched: ProxyTarget | null = null;
+  /** Index in METHODS. */
+  method = 0;
+  /** performance.now() when its head was complete (time held included). */
+  startedAt = 0;
+  /** The final status the client was sent; 0 before. */
+  status = 0;
+  bytesIn = 0;
+  bytesOut = 0;
+  recorded = false;
   /** Request body bytes still to relay (Content-Length framing). */
   bodyRemaining = 0;
   /** Follows a chunked request body to its end. */

@@ -39,6 +39,8 @@ export interface FrontOptions {
   idleTimeoutMs?: number;
   /** Client connections open at once; past it a new one gets a short 503 and is closed. @default unlimited */
   maxConnections?: number;
+  /** Count requests per provider for `GET /metrics`. @default true */
+  metrics?: boolean;
 }
 
 export interface Front extends RawListener {
@@ -46,6 +48,8 @@ export interface Front extends RawListener {
   drain(): Promise<void>;
   /** A provider's status changed: the requests held for it go on, wait on, or are refused. */
   providerChanged(code: string): void;
+  /** Client connections open now. */
+  openConnections(): number;
   /** Closes every connection now. */
   closeAll(): void;
 }
@@ -91,6 +95,7 @@ export function startFront(sockets: RawSockets, options: FrontOptions): Front {
     providerChanged(code) {
       client.providerChanged(code);
     },
+    openConnections: () => client.clients.size,
     closeAll() {
       clearInterval(sweeper);
       for (const conn of client.clients) client.cut(conn);

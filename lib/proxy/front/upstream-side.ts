@@ -136,6 +136,7 @@ export class UpstreamSide {
     if (response.status === 101 && request.upgrade !== null) {
       conn.responseDeadline = 0;
       conn.responseStarted = true;
+      conn.status = 101;
       client.write(conn, latin1Bytes(clientHead(conn, response, true), response.ascii));
       conn.state = "tunnel";
       link.state = "tunnel";
@@ -153,6 +154,7 @@ export class UpstreamSide {
     }
     conn.responseDeadline = 0;
     conn.responseStarted = true;
+    conn.status = response.status;
     link.response = response;
     const noBody = request.method === "HEAD" || response.status === 204 || response.status === 304;
     link.responseChunks = null;
@@ -202,6 +204,7 @@ export class UpstreamSide {
           data ? (from, to) => data.push(chunk.subarray(from, to)) : undefined,
         );
       } catch {
+        this.#brokeMidBody(conn);
         this.client.cut(conn);
         this.pool.destroy(link);
         return Buffer.alloc(0);
@@ -272,8 +275,16 @@ export class UpstreamSide {
     conn.link = null;
     if (!conn.responseStarted)
       client.answer(conn, answers.closedBeforeAnswer(conn.target?.code ?? null), true);
-    else client.cut(conn);
+    else {
+      this.#brokeMidBody(conn);
+      client.cut(conn);
+    }
     client.checkIdle();
+  }
+
+  /** The provider broke off a response it had begun: an upstream `reset`, for the metrics. */
+  #brokeMidBody(conn: ClientConn): void {
+    if (conn.matched && this.client.metrics) conn.matched.traffic.upstreamError("reset");
   }
 
   onConnectError(link: UpstreamLink, error: Error): void {
