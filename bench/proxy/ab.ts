@@ -5,7 +5,9 @@
  * same nginx upstream; rounds interleave the builds, 32 and 1 connections, `wrk -t1 -d4s`.
  *
  *   node_modules/.bin/bun bench/proxy/ab.ts ./gateway /tmp/gateway-before [more builds…]
+ *   node_modules/.bin/bun bench/proxy/ab.ts ./gateway "./gateway --no-metrics"
  *
+ * A build may carry flags after its path (one argument, words split on spaces).
  * Environment: ROUNDS (default 7). Prints the median and every round, per build and load.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -13,7 +15,10 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { bunAdapter } from "../../lib/runtime/bun.ts";
 
-const builds = process.argv.slice(2).map((bin) => resolve(bin));
+const builds = process.argv.slice(2).map((arg) => {
+  const [bin, ...flags] = arg.split(" ").filter(Boolean);
+  return { bin: resolve(bin!), flags, name: arg };
+});
 if (builds.length < 1) throw new Error("usage: bun bench/proxy/ab.ts GATEWAY [GATEWAY…]");
 const ROUNDS = Number(process.env.ROUNDS ?? 7);
 const work = mkdtempSync(join(tmpdir(), "gateway-ab-"));
@@ -28,7 +33,7 @@ http { access_log off; server { listen 127.0.0.1:${upPort};
 const children: Array<{ kill(): void }> = [
   Bun.spawn(["nginx", "-c", join(work, "nginx.conf")], { stdout: "ignore", stderr: "ignore" }),
 ];
-const gateways = builds.map((bin, i) => {
+const gateways = builds.map(({ bin, flags, name }, i) => {
   const dir = join(work, `build-${i}`, "bench");
   mkdirSync(dir, { recursive: true });
   writeFileSync(
@@ -37,14 +42,23 @@ const gateways = builds.map((bin, i) => {
   );
   const port = bunAdapter.freePort();
   const proc = Bun.spawn(
-    [bin, "--providers-dir", join(work, `build-${i}`), "--port", String(port), "--log-level", "warn"],
+    [
+      bin,
+      "--providers-dir",
+      join(work, `build-${i}`),
+      "--port",
+      String(port),
+      "--log-level",
+      "warn",
+      ...flags,
+    ],
     {
       stdout: "ignore",
       stderr: "ignore",
     },
   );
   children.push(proc);
-  return { bin, pid: proc.pid, url: `http://127.0.0.1:${port}/api/v1/bench/items` };
+  return { bin: name, pid: proc.pid, url: `http://127.0.0.1:${port}/api/v1/bench/items` };
 });
 
 /** utime + stime of `pid`, in µs (clock ticks are 10 ms on Linux). */
