@@ -1,7 +1,10 @@
+import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
-import { parseDuration, parseSize } from "./duration.ts";
-import { LOG_LEVELS, type LogFormat, type LogLevel } from "./logger.ts";
+import { parse as parseYaml } from "yaml";
+import type { z } from "zod";
+import type { LogFormat, LogLevel } from "./logger.ts";
+import { SETTINGS, type Setting, type SettingName, settingsHelp } from "./settings.ts";
 import { closest } from "./suggest.ts";
 
 /** Everything `gateway serve` (and the commands built on it) is configured with. */
@@ -10,9 +13,15 @@ export interface Config {
   host: string;
   port: number;
   registryFile: string;
+  /** The config file read, when there was one. */
+  configFile?: string;
   adminToken?: string;
+  /** The base URL handed to external agents; undefined: the listener's. */
+  publicUrl?: string;
   logFormat: LogFormat;
   logLevel: LogLevel;
+  /** Log one line per proxied request. */
+  accessLog: boolean;
   externalAllow: string[];
   /** Bytes; `undefined` means no limit. */
   maxBodySize?: number;
@@ -43,93 +52,154 @@ export class UsageError extends Error {
   override name = "UsageError";
 }
 
-const VALUE_FLAGS = {
-  "--providers-dir": "GATEWAY_PROVIDERS_DIR",
-  "--host": "GATEWAY_HOST",
-  "--port": "GATEWAY_PORT",
-  "--registry": "GATEWAY_REGISTRY",
-  "--admin-token": "GATEWAY_ADMIN_TOKEN",
-  "--log-format": "GATEWAY_LOG_FORMAT",
-  "--log-level": "GATEWAY_LOG_LEVEL",
-  "--external-allow": "GATEWAY_EXTERNAL_ALLOW",
-  "--max-body-size": "GATEWAY_MAX_BODY_SIZE",
-  "--max-header-size": "GATEWAY_MAX_HEADER_SIZE",
-  "--header-timeout": "GATEWAY_HEADER_TIMEOUT",
-  "--idle-timeout": "GATEWAY_IDLE_TIMEOUT",
-  "--max-connections": "GATEWAY_MAX_CONNECTIONS",
-  "--url": "",
-} as const;
-type ValueFlag = keyof typeof VALUE_FLAGS;
-const BOOLEAN_FLAGS = ["--no-watch", "--no-metrics", "--help", "-h", "--version", "-V"] as const;
+/** Flags that only some commands take, outside the settings table. */
+const COMMAND_FLAGS = ["--url"] as const;
+const BOOLEAN_FLAGS = ["--help", "-h", "--version", "-V"] as const;
 const COMMANDS = ["serve", "check", "smoke", "providers", "healthcheck"] as const;
+
+const SETTING_LIST = Object.entries(SETTINGS) as Array<[SettingName, Setting]>;
+const BY_FLAG = new Map(SETTING_LIST.map(([name, setting]) => [setting.flag as string, name]));
+const BY_FILE_KEY = new Map(SETTING_LIST.filter(([, s]) => s.file).map(([name, s]) => [s.file, name]));
 
 export const USAGE = `gateway: one API in front of a folder of local services
 
 Usage:
-  gateway [serve] [--providers-dir DIR] [--host HOST] [--port PORT] [--registry FILE]
-                  [--admin-token TOKEN] [--log-format pretty|json] [--log-level debug|info|warn|error]
-                  [--external-allow CIDR|HOST,...] [--max-body-size SIZE] [--max-header-size SIZE]
-                  [--header-timeout DURATION] [--idle-timeout DURATION] [--max-connections N]
-                  [--no-watch] [--no-metrics]
+  gateway [serve] [flags]               start every provider and serve them (the default)
   gateway check DIR                     conformance check of one provider directory
-  gateway smoke [--providers-dir DIR]   start all, verify, report, stop; exit 0 or 1
+  gateway smoke [flags]                 start all, verify, report, stop; exit 0 or 1
   gateway providers list|enable|disable|remove CODE [--providers-dir DIR]
   gateway healthcheck [--url URL]       exit 0 iff /healthz answers 200
   gateway --help | --version
 
-Flags (environment variable, default):
-  --providers-dir   GATEWAY_PROVIDERS_DIR   ~/.core/providers
-  --host            GATEWAY_HOST            127.0.0.1
-  --port            GATEWAY_PORT            8080 (0 = ephemeral)
-  --registry        GATEWAY_REGISTRY        <providers-dir>/registry.yaml
-  --admin-token     GATEWAY_ADMIN_TOKEN     none
-  --log-format      GATEWAY_LOG_FORMAT      pretty
-  --log-level       GATEWAY_LOG_LEVEL       info
-  --external-allow  GATEWAY_EXTERNAL_ALLOW  none
-  --max-body-size   GATEWAY_MAX_BODY_SIZE   none (bodies of any size stream through); e.g. 10mb, 1gb
-  --max-header-size GATEWAY_MAX_HEADER_SIZE 64kb (request line and headers; larger heads get 431)
-  --header-timeout  GATEWAY_HEADER_TIMEOUT  10s (a request head not complete by then gets 408)
-  --idle-timeout    GATEWAY_IDLE_TIMEOUT    75s (idle keep-alive connections and stalled request bodies)
-  --max-connections GATEWAY_MAX_CONNECTIONS (open-file limit - 512) / 2; past it, 503 and close
-  --no-watch                                apply changes to the providers dir on SIGHUP only
-  --no-metrics                              do not count requests (GET /metrics keeps the rest)
+Flags (environment variable, default); each is also a key of the config file (--config):
+${settingsHelp()}
+
+Flags win over environment variables, which win over the config file, which wins over defaults.
 
 Restarts: a start that fails spends restart.max_restarts; a provider that was ready and then
 died is restarted for as long as the gateway runs (100 ms after a run that served 1 s or more,
 doubling up to 30 s for runs that did not).
 `;
 
-/** Parses the command line (flags win over environment variables, which win over defaults). */
-export function parseCommandLine(argv: string[], env: Record<string, string | undefined>): Command {
-  const values = new Map<ValueFlag, string>();
-  const booleans = new Set<string>();
-  const positionals: string[] = [];
+/** What the command line gave: setting texts by flag, switches, positionals. */
+interface ParsedArgs {
+  values: Map<SettingName, string>;
+  commandFlags: Map<(typeof COMMAND_FLAGS)[number], string>;
+  booleans: Set<string>;
+  positionals: string[];
+}
+
+function readArgs(argv: string[]): ParsedArgs {
+  const parsed: ParsedArgs = {
+    values: new Map(),
+    commandFlags: new Map(),
+    booleans: new Set(),
+    positionals: [],
+  };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === "--") {
-      positionals.push(...argv.slice(i + 1));
+      parsed.positionals.push(...argv.slice(i + 1));
       break;
     }
-    if (arg.startsWith("-")) {
-      const eq = arg.indexOf("=");
-      const name = eq === -1 ? arg : arg.slice(0, eq);
-      if (name in VALUE_FLAGS) {
-        const value = eq === -1 ? argv[++i] : arg.slice(eq + 1);
-        if (value === undefined) throw new UsageError(`Flag ${name} needs a value`);
-        values.set(name as ValueFlag, value);
-      } else if ((BOOLEAN_FLAGS as readonly string[]).includes(name)) {
-        if (eq !== -1) throw new UsageError(`Flag ${name} takes no value; write ${name} alone`);
-        booleans.add(name);
-      } else {
-        const hint = closest(name, [...Object.keys(VALUE_FLAGS), ...BOOLEAN_FLAGS]);
-        throw new UsageError(
-          `Unknown flag ${name}${hint ? ` (did you mean ${hint}?)` : ""}; see gateway --help`,
-        );
-      }
+    if (!arg.startsWith("-")) {
+      parsed.positionals.push(arg);
       continue;
     }
-    positionals.push(arg);
+    const eq = arg.indexOf("=");
+    const name = eq === -1 ? arg : arg.slice(0, eq);
+    const setting = BY_FLAG.get(name);
+    const takesValue = setting
+      ? SETTINGS[setting].kind === "value"
+      : (COMMAND_FLAGS as readonly string[]).includes(name);
+    if (takesValue) {
+      const value = eq === -1 ? argv[++i] : arg.slice(eq + 1);
+      if (value === undefined) throw new UsageError(`Flag ${name} needs a value`);
+      if (setting) parsed.values.set(setting, value);
+      else parsed.commandFlags.set(name as (typeof COMMAND_FLAGS)[number], value);
+    } else if (setting || (BOOLEAN_FLAGS as readonly string[]).includes(name)) {
+      if (eq !== -1) throw new UsageError(`Flag ${name} takes no value; write ${name} alone`);
+      if (setting) parsed.values.set(setting, "");
+      else parsed.booleans.add(name);
+    } else {
+      const hint = closest(name, [...BY_FLAG.keys(), ...COMMAND_FLAGS, ...BOOLEAN_FLAGS]);
+      throw new UsageError(
+        `Unknown flag ${name}${hint ? ` (did you mean ${hint}?)` : ""}; see gateway --help`,
+      );
+    }
   }
+  return parsed;
+}
+
+/** Reads a file's text, or undefined when it does not exist. */
+export type ReadFile = (path: string) => string | undefined;
+
+const readFileIfThere: ReadFile = (path) => {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw new UsageError(`Cannot read config file ${path}: ${(error as Error).message}`);
+  }
+};
+
+/**
+ * The settings of a config file: a YAML mapping whose keys are the settings' file keys (the flag
+ * without its dashes, `-` as `_`). Strict: an unknown key is an error suggesting the closest.
+ */
+function readConfigFile(path: string, readFile: ReadFile, required: boolean): Map<SettingName, string> {
+  const settings = new Map<SettingName, string>();
+  const source = readFile(path);
+  if (source === undefined) {
+    if (required) throw new UsageError(`Config file ${path} does not exist (--config)`);
+    return settings;
+  }
+  let data: unknown;
+  try {
+    data = parseYaml(source);
+  } catch (error) {
+    throw new UsageError(`Config file ${path} is not valid YAML: ${(error as Error).message.split("\n")[0]}`);
+  }
+  if (data === null || data === undefined) return settings;
+  if (typeof data !== "object" || Array.isArray(data)) {
+    throw new UsageError(`Config file ${path} must be a mapping of settings such as max_body_size: 10mb`);
+  }
+  for (const [key, value] of Object.entries(data as Record<string, unknown>)) {
+    const name = BY_FILE_KEY.get(key);
+    if (!name) {
+      const hint = closest(key, BY_FILE_KEY.keys());
+      throw new UsageError(
+        `Unknown key "${key}" in config file ${path}${hint ? ` (did you mean "${hint}"?)` : ""}; see gateway --help`,
+      );
+    }
+    const setting: Setting = SETTINGS[name];
+    if (setting.kind === "switch") {
+      if (typeof value !== "boolean")
+        throw new UsageError(`Invalid "${key}" in config file ${path}: use true or false`);
+      if (value) settings.set(name, "");
+      continue;
+    }
+    if (typeof value === "object" && value !== null) {
+      throw new UsageError(
+        `Invalid "${key}" in config file ${path}: use a single value, as on the command line`,
+      );
+    }
+    if (value !== null && value !== undefined) settings.set(name, String(value));
+  }
+  return settings;
+}
+
+/**
+ * Parses the command line: flags win over environment variables, which win over the config
+ * file (`--config`, else `<providers-dir>/gateway.yaml` when it exists), which wins over defaults.
+ */
+export function parseCommandLine(
+  argv: string[],
+  env: Record<string, string | undefined>,
+  readFile: ReadFile = readFileIfThere,
+): Command {
+  const args = readArgs(argv);
+  const { booleans, positionals, commandFlags } = args;
   if (booleans.has("--help") || booleans.has("-h")) return { kind: "help" };
   if (booleans.has("--version") || booleans.has("-V")) return { kind: "version" };
 
@@ -140,22 +210,72 @@ export function parseCommandLine(argv: string[], env: Record<string, string | un
       `Unknown command "${command}"${hint ? ` (did you mean "${hint}"?)` : ""}; see gateway --help`,
     );
   }
-  const pick = (flag: ValueFlag): string | undefined => {
-    const fromFlag = values.get(flag);
-    if (fromFlag !== undefined) return fromFlag;
-    const name = VALUE_FLAGS[flag];
-    const fromEnv = name ? env[name] : undefined;
-    return fromEnv === "" ? undefined : fromEnv;
+  const fromEnv = (name: SettingName): string | undefined => {
+    const variable = SETTINGS[name].env;
+    const value = variable ? env[variable] : undefined;
+    return value === "" ? undefined : value;
   };
+  const early = (name: SettingName) => args.values.get(name) ?? fromEnv(name);
   if (command === "healthcheck") {
     expectPositionals(command, positionals, 0);
-    const port = pick("--port") ?? "8080";
-    return { kind: "healthcheck", url: values.get("--url") ?? `http://127.0.0.1:${port}/healthz` };
+    const port = early("port") ?? "8080";
+    return { kind: "healthcheck", url: commandFlags.get("--url") ?? `http://127.0.0.1:${port}/healthz` };
   }
-  if (values.has("--url")) throw new UsageError("Flag --url belongs to gateway healthcheck");
-  // Errors name where a bad value came from: the flag, or the environment variable.
-  const origin = (flag: ValueFlag): string => (values.has(flag) ? flag : VALUE_FLAGS[flag] || flag);
-  const config = buildConfig(pick, origin, booleans, env);
+  if (commandFlags.has("--url")) throw new UsageError("Flag --url belongs to gateway healthcheck");
+
+  const home = env.HOME || homedir();
+  // The config file: given, or gateway.yaml in the providers dir (which the file cannot then set).
+  const explicitFile = early("configFile");
+  const earlyDir = early("providersDir");
+  const dirFor = (text: string) => resolve(expandHome(text, home));
+  const configPath = explicitFile
+    ? dirFor(explicitFile)
+    : join(dirFor(earlyDir ?? SETTINGS.providersDir.default), "gateway.yaml");
+  const file = readConfigFile(configPath, readFile, explicitFile !== undefined);
+  if (!explicitFile && file.has("providersDir")) {
+    throw new UsageError(
+      `Config file ${configPath} sets providers_dir, but it is read from the providers dir itself; give the file with --config to choose the dir in it`,
+    );
+  }
+  const value = <N extends SettingName>(name: N): z.output<(typeof SETTINGS)[N]["schema"]> | undefined => {
+    const setting: Setting = SETTINGS[name];
+    let origin: string;
+    let given = args.values.get(name);
+    if (given !== undefined) origin = setting.flag;
+    else if ((given = fromEnv(name)) !== undefined) origin = setting.env;
+    else if ((given = file.get(name)) !== undefined) origin = `${setting.file} in ${configPath}`;
+    else if (setting.default !== undefined) {
+      given = setting.default;
+      origin = setting.flag;
+    } else return undefined;
+    const result = setting.schema.safeParse(given);
+    if (!result.success) {
+      throw new UsageError(`Invalid ${origin} "${given}": ${result.error.issues[0]!.message}`);
+    }
+    return result.data as z.output<(typeof SETTINGS)[N]["schema"]>;
+  };
+  const providersDir = dirFor(value("providersDir")!);
+  const registry = value("registryFile");
+  const config: Config = {
+    providersDir,
+    host: value("host")!,
+    port: value("port")!,
+    registryFile: registry ? dirFor(registry) : join(providersDir, "registry.yaml"),
+    configFile: file.size > 0 || explicitFile ? configPath : undefined,
+    adminToken: value("adminToken"),
+    publicUrl: value("publicUrl")?.replace(/\/+$/, ""),
+    logFormat: value("logFormat")!,
+    logLevel: value("logLevel")!,
+    accessLog: value("accessLog") === true,
+    externalAllow: value("externalAllow") ?? [],
+    maxBodySize: value("maxBodySize"),
+    maxHeaderSize: value("maxHeaderSize")!,
+    headerTimeoutMs: value("headerTimeoutMs")!,
+    idleTimeoutMs: value("idleTimeoutMs")!,
+    maxConnections: value("maxConnections"),
+    metrics: value("noMetrics") !== true,
+    watch: value("noWatch") !== true,
+  };
   switch (command) {
     case "check": {
       expectPositionals(command, positionals, 1);
@@ -192,87 +312,6 @@ function expectPositionals(command: string, positionals: string[], count: number
   }
   if (positionals.length < count)
     throw new UsageError(`gateway ${command} needs ${count} argument(s); see gateway --help`);
-}
-
-function buildConfig(
-  pick: (flag: ValueFlag) => string | undefined,
-  origin: (flag: ValueFlag) => string,
-  booleans: Set<string>,
-  env: Record<string, string | undefined>,
-): Config {
-  const home = env.HOME || homedir();
-  const providersDir = resolve(expandHome(pick("--providers-dir") ?? join(home, ".core", "providers"), home));
-  const portText = pick("--port") ?? "8080";
-  const port = Number(portText);
-  if (!/^\d+$/.test(portText) || port > 65535) {
-    throw new UsageError(
-      `Invalid ${origin("--port")} "${portText}": use a number from 0 to 65535 (0 = ephemeral)`,
-    );
-  }
-  const logFormat = pick("--log-format") ?? "pretty";
-  if (logFormat !== "pretty" && logFormat !== "json") {
-    throw new UsageError(`Invalid ${origin("--log-format")} "${logFormat}": use pretty or json`);
-  }
-  const logLevel = pick("--log-level") ?? "info";
-  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
-    throw new UsageError(`Invalid ${origin("--log-level")} "${logLevel}": use ${LOG_LEVELS.join(", ")}`);
-  }
-  const sizeText = pick("--max-body-size");
-  let maxBodySize: number | undefined;
-  if (sizeText !== undefined && sizeText !== "none") {
-    maxBodySize = parseSize(sizeText);
-    if (maxBodySize === undefined || maxBodySize <= 0) {
-      throw new UsageError(
-        `Invalid ${origin("--max-body-size")} "${sizeText}": use a size such as 512kb, 10mb or 1gb`,
-      );
-    }
-  }
-  const headerText = pick("--max-header-size") ?? "64kb";
-  const maxHeaderSize = parseSize(headerText);
-  if (maxHeaderSize === undefined || maxHeaderSize < 1024 || maxHeaderSize > 16 * 1024 * 1024) {
-    throw new UsageError(
-      `Invalid ${origin("--max-header-size")} "${headerText}": use a size from 1kb to 16mb such as 64kb`,
-    );
-  }
-  const timeout = (flag: "--header-timeout" | "--idle-timeout", fallback: string): number => {
-    const text = pick(flag) ?? fallback;
-    const ms = parseDuration(text);
-    if (ms === undefined || ms <= 0)
-      throw new UsageError(`Invalid ${origin(flag)} "${text}": use a duration such as 500ms, 10s or 2m`);
-    return ms;
-  };
-  const connectionsText = pick("--max-connections");
-  let maxConnections: number | undefined;
-  if (connectionsText !== undefined) {
-    maxConnections = Number(connectionsText);
-    if (!/^\d+$/.test(connectionsText) || maxConnections < 1)
-      throw new UsageError(
-        `Invalid ${origin("--max-connections")} "${connectionsText}": use a whole number of 1 or more`,
-      );
-  }
-  const host = pick("--host") ?? "127.0.0.1";
-  if (!host || /[\s/]/.test(host))
-    throw new UsageError(`Invalid ${origin("--host")} "${host}": use an address such as 127.0.0.1`);
-  return {
-    providersDir,
-    host,
-    port,
-    registryFile: resolve(expandHome(pick("--registry") ?? join(providersDir, "registry.yaml"), home)),
-    adminToken: pick("--admin-token"),
-    logFormat,
-    logLevel: logLevel as LogLevel,
-    externalAllow: (pick("--external-allow") ?? "")
-      .split(",")
-      .map((s) => s.trim())
-      .filter(Boolean),
-    maxBodySize,
-    maxHeaderSize,
-    headerTimeoutMs: timeout("--header-timeout", "10s"),
-    idleTimeoutMs: timeout("--idle-timeout", "75s"),
-    maxConnections,
-    metrics: !booleans.has("--no-metrics"),
-    watch: !booleans.has("--no-watch"),
-  };
 }
 
 function expandHome(path: string, home: string): string {

@@ -38,6 +38,9 @@ describe("parseCommandLine defaults and sources", () => {
       adminToken: undefined,
       logFormat: "pretty",
       logLevel: "info",
+      accessLog: false,
+      configFile: undefined,
+      publicUrl: undefined,
       externalAllow: [],
       maxBodySize: undefined,
       maxHeaderSize: 65536,
@@ -77,6 +80,9 @@ describe("parseCommandLine defaults and sources", () => {
       adminToken: "s3cret",
       logFormat: "json",
       logLevel: "debug",
+      accessLog: false,
+      configFile: undefined,
+      publicUrl: undefined,
       externalAllow: ["10.0.0.0/8", "agent.example"],
       maxBodySize: 10 * 1024 * 1024,
       maxHeaderSize: 65536,
@@ -310,5 +316,113 @@ describe("parseCommandLine commands", () => {
 
   test("parseCommandLine answers help even when a flag value is bad", () => {
     expect(parseCommandLine(["--port", "nope", "--help"], ENV)).toEqual({ kind: "help" });
+  });
+});
+
+describe("the config file", () => {
+  /** parseCommandLine with `files` as the only files that exist. */
+  const withFiles = (argv: string[], files: Record<string, string>, env: Record<string, string> = ENV) =>
+    parseCommandLine(argv, env, (path) => files[path]);
+  const serveWith = (argv: string[], files: Record<string, string>, env: Record<string, string> = ENV) => {
+    const command = withFiles(argv, files, env);
+    if (command.kind !== "serve") throw new Error(`expected serve, got ${command.kind}`);
+    return command.config;
+  };
+
+  test("gateway.yaml in the providers dir is read when it exists: every flag is a key", () => {
+    const config = serveWith(["--providers-dir", "/srv/p"], {
+      "/srv/p/gateway.yaml":
+        "port: 9000\nmax_body_size: 10mb\nlog_format: json\nno_watch: true\naccess_log: true\n",
+    });
+    expect(config).toMatchObject({
+      port: 9000,
+      maxBodySize: 10 * 1024 * 1024,
+      logFormat: "json",
+      watch: false,
+      accessLog: true,
+      configFile: "/srv/p/gateway.yaml",
+    });
+  });
+
+  test("flags beat environment variables, which beat the file, which beats the defaults", () => {
+    const files = { "/etc/gw.yaml": "port: 9000\nhost: 0.0.0.0\nlog_level: warn\nmax_header_size: 8kb\n" };
+    const config = serveWith(["--config", "/etc/gw.yaml", "--port", "7000"], files, {
+      HOME,
+      GATEWAY_PORT: "7500",
+      GATEWAY_HOST: "10.0.0.1",
+    });
+    expect(config.port).toBe(7000);
+    expect(config.host).toBe("10.0.0.1");
+    expect(config.logLevel).toBe("warn");
+    expect(config.maxHeaderSize).toBe(8 * 1024);
+    expect(config.idleTimeoutMs).toBe(75_000);
+  });
+
+  test("an explicit --config may choose the providers dir; GATEWAY_CONFIG names it too", () => {
+    const files = { "/etc/gw.yaml": "providers_dir: /srv/elsewhere\n" };
+    expect(serveWith(["--config", "/etc/gw.yaml"], files).providersDir).toBe("/srv/elsewhere");
+    expect(serveWith([], files, { HOME, GATEWAY_CONFIG: "/etc/gw.yaml" }).providersDir).toBe(
+      "/srv/elsewhere",
+    );
+  });
+
+  test("an unknown key is an error naming the file and suggesting the closest key", () => {
+    const error = (() => {
+      try {
+        withFiles(["--providers-dir", "/p"], { "/p/gateway.yaml": "max_body_sise: 1mb\n" });
+      } catch (caught) {
+        return caught as UsageError;
+      }
+      throw new Error("accepted");
+    })();
+    expect(error).toBeInstanceOf(UsageError);
+    expect(error.message).toContain('"max_body_sise"');
+    expect(error.message).toContain("/p/gateway.yaml");
+    expect(error.message).toContain('did you mean "max_body_size"');
+  });
+
+  test.each([
+    ["a bad value, naming the key and the file", "port: eighty\n", "port in /p/gateway.yaml"],
+    ["a switch that is not true or false", "no_watch: yes please\n", '"no_watch"'],
+    ["a list where one value goes", "host: [a, b]\n", '"host"'],
+    ["YAML that does not parse", "port: [\n", "not valid YAML"],
+    ["a file that is not a mapping", "- port\n", "must be a mapping"],
+    ["providers_dir in the providers dir's own file", "providers_dir: /x\n", "providers_dir"],
+  ])("refuses %s", (_, text, expected) => {
+    expect(() => withFiles(["--providers-dir", "/p"], { "/p/gateway.yaml": text })).toThrow(expected);
+  });
+
+  test("a --config file that does not exist is an error; a missing gateway.yaml is not", () => {
+    expect(() => withFiles(["--config", "/nope.yaml"], {})).toThrow("/nope.yaml does not exist");
+    expect(serveWith(["--providers-dir", "/p"], {}).configFile).toBeUndefined();
+  });
+});
+
+describe("the settings table", () => {
+  test("--help lists every setting with its flag and variable", async () => {
+    const { USAGE } = await import("../lib/config.ts");
+    const { SETTINGS } = await import("../lib/settings.ts");
+    for (const setting of Object.values(SETTINGS)) {
+      expect(USAGE).toContain(setting.flag);
+      if (setting.env) expect(USAGE).toContain(setting.env);
+    }
+  });
+
+  test("the README's table of settings is the one the settings table makes (bun scripts/settings-table.ts)", async () => {
+    const { readFileSync } = await import("node:fs");
+    const { settingsTable } = await import("../lib/settings.ts");
+    const readme = readFileSync(join(import.meta.dir, "..", "README.md"), "utf8");
+    const start = readme.indexOf("<!-- settings:start -->");
+    const end = readme.indexOf("<!-- settings:end -->");
+    expect(start).toBeGreaterThan(-1);
+    // Cells compared trimmed: the formatter pads the README's columns.
+    const cells = (table: string) =>
+      table
+        .trim()
+        .split("\n")
+        .map((row) => row.split(/(?<!\\)\|/).map((cell) => cell.trim().replace(/^-+$/, "---")));
+    expect(cells(readme.slice(start + "<!-- settings:start -->".length, end))).toEqual(
+      cells(settingsTable()),
+    );
   });
 });

@@ -5,6 +5,7 @@ import type { Config } from "../config.ts";
 import { Gateway } from "../gateway.ts";
 import { announceInstance } from "../instance.ts";
 import { Logger } from "../logger.ts";
+import { AccessLog } from "../proxy/access-log.ts";
 import { type Front, startFront } from "../proxy/front/index.ts";
 import { CLIENT_ADDRESS_HEADER } from "../proxy/headers.ts";
 import type { HttpServer, RuntimeAdapter } from "../runtime/index.ts";
@@ -83,7 +84,7 @@ export async function startGateway(
       );
     }
   }
-  const server = await listen({ ...config, maxConnections }, adapter, gateway, appHandle);
+  const server = await listen({ ...config, maxConnections }, adapter, gateway, appHandle, logger);
   const host = server.hostname.includes(":") ? `[${server.hostname}]` : server.hostname;
   gateway.url = `http://${host}:${server.port}`;
   gateway.start();
@@ -118,6 +119,7 @@ async function listen(
   adapter: RuntimeAdapter,
   gateway: Gateway,
   app: AppHandle,
+  logger: Logger,
 ): Promise<HttpServer> {
   const raw = adapter.raw;
   if (!raw || process.env.GATEWAY_PROXY_MODE === "fetch") {
@@ -153,6 +155,7 @@ async function listen(
       idleTimeoutMs: config.idleTimeoutMs,
       maxConnections: config.maxConnections,
       metrics: config.metrics,
+      accessLog: config.accessLog ? new AccessLog(logger.child({ log: "access" })).add : undefined,
     });
   } catch (error) {
     await internal.stop(true);

@@ -35,6 +35,7 @@ export function testConfig(space: Space, overrides: Partial<Config> = {}): Confi
     headerTimeoutMs: 10_000,
     idleTimeoutMs: 75_000,
     metrics: true,
+    accessLog: false,
     externalAllow: [],
     watch: false,
     ...overrides,

@@ -279,13 +279,30 @@ export class ClientSide {
     if (this.metrics) target.traffic.heldOutcome(outcome);
   }
 
-  /** Counts a finished request for `GET /metrics`, once, if it was for a provider and got an answer. */
+  /**
+   * Counts a finished request for `GET /metrics`, and hands it to the access log, once, if it was
+   * for a provider and got an answer.
+   */
   record(conn: ClientConn): void {
     const target = conn.matched;
-    if (target === null || conn.recorded || conn.status === 0 || !this.metrics) return;
+    if (target === null || conn.recorded || conn.status === 0) return;
     conn.recorded = true;
-    const seconds = (performance.now() - conn.startedAt) / 1000;
-    target.traffic.record(conn.method, conn.status, seconds, conn.bytesIn, conn.bytesOut);
+    const accessLog = this.options.accessLog;
+    if (!this.metrics && !accessLog) return;
+    const ms = performance.now() - conn.startedAt;
+    if (this.metrics) target.traffic.record(conn.method, conn.status, ms / 1000, conn.bytesIn, conn.bytesOut);
+    if (accessLog) {
+      accessLog({
+        time: Date.now(),
+        provider: target.code,
+        method: conn.request?.method ?? "",
+        path: conn.request?.target ?? "",
+        status: conn.status,
+        bytes: conn.bytesOut,
+        durationMs: ms,
+        requestId: conn.requestId,
+      });
+    }
   }
 
   /** Refuses every held request with 503 (the gateway is stopping). */

@@ -11,6 +11,7 @@
  * header policy is ../headers.ts, the gateway's own answers ../answers.ts.
  */
 import type { RawAddress, RawListener, RawSockets } from "../../runtime/index.ts";
+import type { AccessEntry } from "../access-log.ts";
 import type { NamespaceTable } from "../table.ts";
 import { BulkCollector } from "./bulk.ts";
 import { ClientSide, SWEEP_MS } from "./client-side.ts";
@@ -41,6 +42,8 @@ export interface FrontOptions {
   maxConnections?: number;
   /** Count requests per provider for `GET /metrics`. @default true */
   metrics?: boolean;
+  /** Called with every proxied request once answered (`--access-log`); it must not block. */
+  accessLog?: (entry: AccessEntry) => void;
 }
 
 export interface Front extends RawListener {
