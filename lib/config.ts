@@ -239,15 +239,16 @@ export function parseCommandLine(
   }
   const value = <N extends SettingName>(name: N): z.output<(typeof SETTINGS)[N]["schema"]> | undefined => {
     const setting: Setting = SETTINGS[name];
-    let origin: string;
-    let given = args.values.get(name);
-    if (given !== undefined) origin = setting.flag;
-    else if ((given = fromEnv(name)) !== undefined) origin = setting.env;
-    else if ((given = file.get(name)) !== undefined) origin = `${setting.file} in ${configPath}`;
-    else if (setting.default !== undefined) {
-      given = setting.default;
-      origin = setting.flag;
-    } else return undefined;
+    // The first source that gives it, in order of precedence; the origin names it in errors.
+    const sources: Array<[string | undefined, string]> = [
+      [args.values.get(name), setting.flag],
+      [fromEnv(name), setting.env],
+      [file.get(name), `${setting.file} in ${configPath}`],
+      [setting.default, setting.flag],
+    ];
+    const found = sources.find(([given]) => given !== undefined);
+    if (!found) return undefined;
+    const [given, origin] = found;
     const result = setting.schema.safeParse(given);
     if (!result.success) {
       throw new UsageError(`Invalid ${origin} "${given}": ${result.error.issues[0]!.message}`);
