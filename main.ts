@@ -41,7 +41,10 @@ async function main(): Promise<number> {
     case "check":
       return (await import("./lib/commands/check.ts")).check(command.dir, command.config, runtime, VERSION);
     case "smoke":
-      return (await import("./lib/commands/smoke.ts")).smoke(command.config, runtime, VERSION);
+      return (await import("./lib/commands/smoke.ts")).smoke(command.config, runtime, VERSION, {
+        junit: command.junit,
+        timeoutMs: command.timeoutMs,
+      });
     case "serve":
       return (await import("./lib/commands/serve.ts")).serve(command.config, runtime, VERSION);
   }

@@ -3,6 +3,7 @@ import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import type { z } from "zod";
+import { parseDuration } from "./duration.ts";
 import type { LogFormat, LogLevel } from "./logger.ts";
 import { SETTINGS, type Setting, type SettingName, settingsHelp } from "./settings.ts";
 import { closest } from "./suggest.ts";
@@ -41,7 +42,7 @@ export interface Config {
 export type Command =
   | { kind: "serve"; config: Config }
   | { kind: "check"; dir: string; config: Config }
-  | { kind: "smoke"; config: Config }
+  | { kind: "smoke"; config: Config; junit?: string; timeoutMs?: number }
   | { kind: "providers"; action: "list" | "enable" | "disable" | "remove"; code?: string; config: Config }
   | { kind: "healthcheck"; url: string }
   | { kind: "help" }
@@ -52,8 +53,8 @@ export class UsageError extends Error {
   override name = "UsageError";
 }
 
-/** Flags that only some commands take, outside the settings table. */
-const COMMAND_FLAGS = ["--url"] as const;
+/** Flags that only some commands take, outside the settings table: healthcheck's, smoke's. */
+const COMMAND_FLAGS = ["--url", "--junit", "--timeout"] as const;
 const BOOLEAN_FLAGS = ["--help", "-h", "--version", "-V"] as const;
 const COMMANDS = ["serve", "check", "smoke", "providers", "healthcheck"] as const;
 
@@ -66,7 +67,9 @@ export const USAGE = `gateway: one API in front of a folder of local services
 Usage:
   gateway [serve] [flags]               start every provider and serve them (the default)
   gateway check DIR                     conformance check of one provider directory
-  gateway smoke [flags]                 start all, verify, report, stop; exit 0 or 1
+  gateway smoke [flags] [--junit FILE] [--timeout DURATION]
+                                        start all, verify, report (JUnit XML to FILE), stop;
+                                        providers not ready within DURATION (60s) fail; exit 0 or 1
   gateway providers list|enable|disable|remove CODE [--providers-dir DIR]
   gateway healthcheck [--url URL]       exit 0 iff /healthz answers 200
   gateway --help | --version
@@ -222,6 +225,11 @@ export function parseCommandLine(
     return { kind: "healthcheck", url: commandFlags.get("--url") ?? `http://127.0.0.1:${port}/healthz` };
   }
   if (commandFlags.has("--url")) throw new UsageError("Flag --url belongs to gateway healthcheck");
+  if (command !== "smoke") {
+    for (const flag of ["--junit", "--timeout"] as const) {
+      if (commandFlags.has(flag)) throw new UsageError(`Flag ${flag} belongs to gateway smoke`);
+    }
+  }
 
   const home = env.HOME || homedir();
   // The config file: given, or gateway.yaml in the providers dir (which the file cannot then set).
@@ -282,9 +290,16 @@ export function parseCommandLine(
       expectPositionals(command, positionals, 1);
       return { kind: "check", dir: resolve(positionals[0]!), config };
     }
-    case "smoke":
+    case "smoke": {
       expectPositionals(command, positionals, 0);
-      return { kind: "smoke", config };
+      const timeout = commandFlags.get("--timeout");
+      const timeoutMs = timeout === undefined ? undefined : parseDuration(timeout);
+      if (timeout !== undefined && (timeoutMs === undefined || timeoutMs <= 0)) {
+        throw new UsageError(`Invalid --timeout "${timeout}": use a duration such as 30s or 2m`);
+      }
+      const junit = commandFlags.get("--junit");
+      return { kind: "smoke", config, junit: junit === undefined ? undefined : resolve(junit), timeoutMs };
+    }
     case "providers": {
       const action = positionals.shift();
       if (action !== "list" && action !== "enable" && action !== "disable" && action !== "remove") {

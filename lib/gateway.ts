@@ -374,6 +374,11 @@ export class Gateway {
     }
   }
 
+  /** Resolves once no spec is loading, those of providers that just became ready included. */
+  specsSettled(): Promise<void> {
+    return this.#specs.settled();
+  }
+
   /** Resolves when every started provider is ready or has failed. */
   async settled(): Promise<void> {
     await Promise.all([...this.#startable()].map((entry) => entry.supervisor.settled()));

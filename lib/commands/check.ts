@@ -47,17 +47,6 @@ export async function check(
   gateway.load({ found, persist: false });
   const running = await startGateway(gateway.config, adapter, { version, logger, gateway });
   const checks = await runChecks(gateway);
-  const spec = gateway.providers.get(m.code)?.openapi;
-  if (m.spec || spec?.document) {
-    checks.push({
-      provider: m.code,
-      check: "spec",
-      ok: spec?.document !== undefined,
-      detail: spec?.document
-        ? "OpenAPI document loaded"
-        : [...(spec?.errors ?? []), ...(spec?.warnings ?? [])].join("; "),
-    });
-  }
   await running.shutdown();
   rmSync(scratch, { recursive: true, force: true });
   for (const c of checks)

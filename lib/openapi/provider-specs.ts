@@ -39,6 +39,8 @@ export class ProviderSpecs {
   readonly #host: SpecHost;
   /** Providers that became ready and whose `/openapi.json` is still to be fetched. */
   readonly #toFetch = new Set<string>();
+  /** Loads under way, so a caller can wait for them ({@link settled}). */
+  readonly #loading = new Set<Promise<void>>();
   #timer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(host: SpecHost) {
@@ -46,7 +48,13 @@ export class ProviderSpecs {
   }
 
   /** Loads the manifest's `spec` file; with watching on, again on every change to it or what it refers to. */
-  async loadFile(entry: ProviderEntry): Promise<void> {
+  loadFile(entry: ProviderEntry): Promise<void> {
+    const load = this.#loadFile(entry);
+    this.#track(load);
+    return load;
+  }
+
+  async #loadFile(entry: ProviderEntry): Promise<void> {
     const { manifest } = entry.discovered;
     const generation = ++entry.specGeneration;
     const { loadSpecFile } = await loadSpecModule();
@@ -83,6 +91,12 @@ export class ProviderSpecs {
     this.#fetchWaiting();
   }
 
+  /** Fetches what waits now, and resolves once no spec is loading (for `smoke` and `check`). */
+  async settled(): Promise<void> {
+    this.#fetchWaiting();
+    while (this.#loading.size > 0) await Promise.all([...this.#loading]);
+  }
+
   /** Drops what is waiting (the gateway is stopping). */
   stop(): void {
     clearTimeout(this.#timer);
@@ -95,7 +109,12 @@ export class ProviderSpecs {
     this.#timer = undefined;
     const codes = [...this.#toFetch];
     this.#toFetch.clear();
-    for (const code of codes) void this.#refreshUpstream(code);
+    for (const code of codes) this.#track(this.#refreshUpstream(code));
+  }
+
+  #track(load: Promise<void>): void {
+    this.#loading.add(load);
+    void load.finally(() => this.#loading.delete(load));
   }
 
   async #refreshUpstream(code: string): Promise<void> {
