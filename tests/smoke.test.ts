@@ -36,12 +36,12 @@ function testCases(xml: string): TestCase[] {
     ([, classname, name, body]) => ({
       classname: classname!,
       name: name!,
-      failure: unescape(/<failure message="([^"]*)"/.exec(body!)?.[1]),
+      failure: unescapeXml(/<failure message="([^"]*)"/.exec(body!)?.[1]),
     }),
   );
 }
 
-function unescape(text: string | undefined): string | undefined {
+function unescapeXml(text: string | undefined): string | undefined {
   return text
     ?.replaceAll("&quot;", '"')
     .replaceAll("&apos;", "'")
