@@ -37,6 +37,7 @@ async function main(): Promise<number> {
         command.action,
         command.code,
         command.config,
+        { json: command.json },
       );
     case "check":
       return (await import("./lib/commands/check.ts")).check(command.dir, command.config, runtime, VERSION);

@@ -43,7 +43,14 @@ export type Command =
   | { kind: "serve"; config: Config }
   | { kind: "check"; dir: string; config: Config }
   | { kind: "smoke"; config: Config; junit?: string; timeoutMs?: number }
-  | { kind: "providers"; action: "list" | "enable" | "disable" | "remove"; code?: string; config: Config }
+  | {
+      kind: "providers";
+      action: "list" | "enable" | "disable" | "remove";
+      code?: string;
+      /** `list --json`: a JSON array instead of the table. */
+      json?: boolean;
+      config: Config;
+    }
   | { kind: "healthcheck"; url: string }
   | { kind: "help" }
   | { kind: "version" };
@@ -55,7 +62,7 @@ export class UsageError extends Error {
 
 /** Flags that only some commands take, outside the settings table: healthcheck's, smoke's. */
 const COMMAND_FLAGS = ["--url", "--junit", "--timeout"] as const;
-const BOOLEAN_FLAGS = ["--help", "-h", "--version", "-V"] as const;
+const BOOLEAN_FLAGS = ["--help", "-h", "--version", "-V", "--json"] as const;
 const COMMANDS = ["serve", "check", "smoke", "providers", "healthcheck"] as const;
 
 const SETTING_LIST = Object.entries(SETTINGS) as Array<[SettingName, Setting]>;
@@ -70,7 +77,7 @@ Usage:
   gateway smoke [flags] [--junit FILE] [--timeout DURATION]
                                         start all, verify, report (JUnit XML to FILE), stop;
                                         providers not ready within DURATION (60s) fail; exit 0 or 1
-  gateway providers list|enable|disable|remove CODE [--providers-dir DIR]
+  gateway providers list [--json] | enable|disable|remove CODE [--providers-dir DIR]
   gateway healthcheck [--url URL]       exit 0 iff /healthz answers 200
   gateway --help | --version
 
@@ -225,6 +232,9 @@ export function parseCommandLine(
     return { kind: "healthcheck", url: commandFlags.get("--url") ?? `http://127.0.0.1:${port}/healthz` };
   }
   if (commandFlags.has("--url")) throw new UsageError("Flag --url belongs to gateway healthcheck");
+  if (booleans.has("--json") && !(command === "providers" && positionals[0] === "list")) {
+    throw new UsageError("Flag --json belongs to gateway providers list");
+  }
   if (command !== "smoke") {
     for (const flag of ["--junit", "--timeout"] as const) {
       if (commandFlags.has(flag)) throw new UsageError(`Flag ${flag} belongs to gateway smoke`);
@@ -309,7 +319,7 @@ export function parseCommandLine(
       }
       if (action === "list") {
         expectPositionals("providers list", positionals, 0);
-        return { kind: "providers", action, config };
+        return { kind: "providers", action, json: booleans.has("--json"), config };
       }
       expectPositionals(`providers ${action}`, positionals, 1);
       return { kind: "providers", action, code: positionals[0]!, config };

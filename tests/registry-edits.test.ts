@@ -130,6 +130,44 @@ describe("a running gateway and the registry", () => {
     expect((await getProvider(gw.url, "two")).status).toBe("ready");
   });
 
+  test("providers list shows the running gateway's live status, in the table and as --json", async () => {
+    const space = makeSpace();
+    addEchoProvider(space, "live");
+    addEchoProvider(space, "off");
+    const dir = ["--providers-dir", space.providersDir];
+    expect((await runCli(["providers", "disable", "off", ...dir])).code).toBe(0);
+    // No gateway yet: no status column, and null statuses in JSON.
+    const before = JSON.parse((await runCli(["providers", "list", "--json", ...dir])).stdout) as Array<
+      Record<string, unknown>
+    >;
+    expect(before.map((row) => row.status)).toEqual([null, null]);
+    const gw = await spawnGateway(["--providers-dir", space.providersDir, "--port", "0"]);
+    await waitForStatus(gw.url, "live", "ready");
+    const rows = JSON.parse((await runCli(["providers", "list", "--json", ...dir])).stdout) as Array<
+      Record<string, unknown>
+    >;
+    expect(rows).toEqual([
+      {
+        code: "live",
+        enabled: true,
+        version: null,
+        source: join(space.providersDir, "live"),
+        status: "ready",
+      },
+      {
+        code: "off",
+        enabled: false,
+        version: null,
+        source: join(space.providersDir, "off"),
+        status: "disabled",
+      },
+    ]);
+    const table = (await runCli(["providers", "list", ...dir])).stdout;
+    expect(table.split("\n")[0]).toMatch(/^CODE\s+ENABLED\s+STATUS\s+VERSION\s+SOURCE$/);
+    expect(table).toMatch(/\nlive\s+yes\s+ready\s+/);
+    expect(table).toMatch(/\noff\s+no\s+disabled\s+/);
+  });
+
   test("without a running gateway the CLI says the change waits for one", async () => {
     const space = makeSpace();
     addEchoProvider(space, "idle");

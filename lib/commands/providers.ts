@@ -8,11 +8,15 @@ const APPLY_WAIT_MS = 3000;
 
 type Action = "list" | "enable" | "disable" | "remove";
 
-/** `gateway providers list|enable|disable|remove`: edits the registry file. Returns the exit code. */
+/**
+ * `gateway providers list|enable|disable|remove`: lists (with the live status when a gateway runs
+ * on the registry; `--json` as an array) or edits the registry file. Returns the exit code.
+ */
 export async function providersCommand(
   action: Action,
   code: string | undefined,
   config: Config,
+  options: { json?: boolean } = {},
 ): Promise<number> {
   const registry = new Registry(config.registryFile);
   const found = discoverProviders(config.providersDir);
@@ -23,7 +27,7 @@ export async function providersCommand(
       if (!(error instanceof RegistryCorruptError)) throw error;
       process.stderr.write(`${error.message}\n`);
     }
-    printList(registry, found);
+    await printList(registry, found, config.registryFile, options.json === true);
     return 0;
   }
   const name = code!;
@@ -121,15 +125,44 @@ async function runningGatewayNote(
   return `${who} has not applied the change within ${APPLY_WAIT_MS} ms ("${code}" is ${status ?? "unknown to it"}); see its log`;
 }
 
-function printList(registry: Registry, found: ReturnType<typeof discoverProviders>): void {
-  const rows = new Map<string, { code: string; enabled: boolean; version: string; source: string }>();
+interface ListRow {
+  code: string;
+  enabled: boolean;
+  version: string | null;
+  source: string;
+  /** The running gateway's status of it; null when no gateway runs on this registry (or it does not know it). */
+  status: string | null;
+}
+
+/** The status of every provider as the gateway running on `registryFile` reports it, if one runs. */
+async function liveStatuses(registryFile: string): Promise<Map<string, string> | undefined> {
+  const instance = findInstance(registryFile);
+  if (!instance) return undefined;
+  try {
+    const response = await fetch(`${instance.url}/_gateway/providers`, { signal: AbortSignal.timeout(2000) });
+    const body = (await response.json()) as { providers: Array<{ code: string; status: string }> };
+    return new Map(body.providers.map((provider) => [provider.code, provider.status]));
+  } catch {
+    return undefined;
+  }
+}
+
+async function printList(
+  registry: Registry,
+  found: ReturnType<typeof discoverProviders>,
+  registryFile: string,
+  json: boolean,
+): Promise<void> {
+  const live = await liveStatuses(registryFile);
+  const rows = new Map<string, ListRow>();
   for (const provider of found.providers) {
     const entry = registry.get(provider.manifest.code);
     rows.set(provider.manifest.code, {
       code: provider.manifest.code,
       enabled: entry?.enabled ?? true,
-      version: provider.manifest.version ?? "-",
+      version: provider.manifest.version ?? null,
       source: provider.dir,
+      status: live?.get(provider.manifest.code) ?? null,
     });
   }
   for (const entry of registry.list()) {
@@ -137,18 +170,27 @@ function printList(registry: Registry, found: ReturnType<typeof discoverProvider
       rows.set(entry.code, {
         code: entry.code,
         enabled: entry.enabled,
-        version: entry.version ?? "-",
+        version: entry.version ?? null,
         source: entry.external ? "external" : `${entry.source ?? "-"} (missing)`,
+        status: live?.get(entry.code) ?? null,
       });
     }
   }
   const list = [...rows.values()].sort((a, b) => (a.code < b.code ? -1 : 1));
-  const width = Math.max(4, ...list.map((row) => row.code.length));
-  process.stdout.write(`${"CODE".padEnd(width)}  ENABLED  VERSION   SOURCE\n`);
-  for (const row of list) {
+  if (json) {
+    process.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
+  } else {
+    const width = Math.max(4, ...list.map((row) => row.code.length));
+    const statusWidth = Math.max(6, ...list.map((row) => (row.status ?? "-").length));
+    const status = (row: ListRow) => (live ? `${(row.status ?? "-").padEnd(statusWidth)}  ` : "");
     process.stdout.write(
-      `${row.code.padEnd(width)}  ${(row.enabled ? "yes" : "no").padEnd(7)}  ${row.version.padEnd(8)}  ${row.source}\n`,
+      `${"CODE".padEnd(width)}  ENABLED  ${live ? `${"STATUS".padEnd(statusWidth)}  ` : ""}VERSION   SOURCE\n`,
     );
+    for (const row of list) {
+      process.stdout.write(
+        `${row.code.padEnd(width)}  ${(row.enabled ? "yes" : "no").padEnd(7)}  ${status(row)}${(row.version ?? "-").padEnd(8)}  ${row.source}\n`,
+      );
+    }
   }
   for (const problem of found.problems)
     if (problem.level === "error") process.stderr.write(`${problem.message}\n`);
