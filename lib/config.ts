@@ -36,6 +36,8 @@ export interface Config {
   maxConnections?: number;
   /** Count requests per provider for `GET /metrics`. @default true */
   metrics: boolean;
+  /** The listener's certificate and key files (PEM): HTTPS when set. */
+  tls?: { certFile: string; keyFile: string };
   watch: boolean;
 }
 
@@ -293,6 +295,7 @@ export function parseCommandLine(
     idleTimeoutMs: value("idleTimeoutMs")!,
     maxConnections: value("maxConnections"),
     metrics: value("noMetrics") !== true,
+    tls: tlsFiles(value("tlsCert"), value("tlsKey"), dirFor),
     watch: value("noWatch") !== true,
   };
   switch (command) {
@@ -328,6 +331,20 @@ export function parseCommandLine(
       expectPositionals("serve", positionals, 0);
       return { kind: "serve", config };
   }
+}
+
+function tlsFiles(
+  cert: string | undefined,
+  key: string | undefined,
+  path: (text: string) => string,
+): Config["tls"] {
+  if (cert === undefined && key === undefined) return undefined;
+  if (cert === undefined || key === undefined) {
+    throw new UsageError(
+      `${cert === undefined ? "--tls-key" : "--tls-cert"} needs ${cert === undefined ? "--tls-cert" : "--tls-key"} too: give both, or neither for plain HTTP`,
+    );
+  }
+  return { certFile: path(cert), keyFile: path(key) };
 }
 
 function expectPositionals(command: string, positionals: string[], count: number): void {

@@ -41,6 +41,7 @@ export async function check(
       registryFile: join(scratch, "registry.yaml"),
       host: "127.0.0.1",
       port: 0,
+      tls: undefined,
     },
     { adapter, logger },
   );

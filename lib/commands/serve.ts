@@ -1,14 +1,15 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Config } from "../config.ts";
 import { Gateway } from "../gateway.ts";
 import { announceInstance } from "../instance.ts";
 import { Logger } from "../logger.ts";
+import { watchFiles } from "../openapi/watch.ts";
 import { AccessLog } from "../proxy/access-log.ts";
 import { type Front, startFront } from "../proxy/front/index.ts";
 import { CLIENT_ADDRESS_HEADER } from "../proxy/headers.ts";
-import type { HttpServer, RuntimeAdapter } from "../runtime/index.ts";
+import type { HttpServer, RuntimeAdapter, TlsFiles } from "../runtime/index.ts";
 import { reapOrphans } from "../supervisor/ledger.ts";
 import { serveOutput } from "../supervisor/output.ts";
 import { watchProviders } from "./watch-providers.ts";
@@ -45,6 +46,28 @@ export interface RunningGateway {
   logger: Logger;
   /** Stops accepting, drains in-flight requests (bounded), stops every provider. */
   shutdown(): Promise<void>;
+  /**
+   * Reads the TLS certificate and key again and gives new connections the new pair; logs (and
+   * keeps the old pair) when they cannot be read or used. A no-op without TLS.
+   */
+  reloadTls(): void;
+}
+
+/** The PEM files of `--tls-cert` and `--tls-key`, read. Throws naming the file that cannot be read. */
+function readTls(tls: NonNullable<Config["tls"]>): TlsFiles {
+  const read = (file: string, flag: string) => {
+    try {
+      return readFileSync(file, "utf8");
+    } catch (error) {
+      throw new Error(`Cannot read ${flag} ${file}: ${(error as Error).message}`);
+    }
+  };
+  return { cert: read(tls.certFile, "--tls-cert"), key: read(tls.keyFile, "--tls-key") };
+}
+
+/** Whether `host` is a loopback address (or name): only the machine itself reaches it. */
+function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || host === "[::1]" || /^127\./.test(host);
 }
 
 /** Opens the listener, then starts the providers (the listener answers 503 for them meanwhile). */
@@ -84,9 +107,15 @@ export async function startGateway(
       );
     }
   }
-  const server = await listen({ ...config, maxConnections }, adapter, gateway, appHandle, logger);
+  const tls = config.tls ? readTls(config.tls) : undefined;
+  if (!tls && !isLoopback(config.host)) {
+    logger.warn(
+      `Listening on ${config.host} without TLS: admin and provider tokens cross the network in clear text; give --tls-cert and --tls-key`,
+    );
+  }
+  const server = await listen({ ...config, maxConnections }, adapter, gateway, appHandle, logger, tls);
   const host = server.hostname.includes(":") ? `[${server.hostname}]` : server.hostname;
-  gateway.url = `http://${host}:${server.port}`;
+  gateway.url = `${tls ? "https" : "http"}://${host}:${server.port}`;
   gateway.start();
   void appHandle();
   // The JIT waits for the end of the start-up wave: during it, compiling run-once code on a
@@ -106,7 +135,18 @@ export async function startGateway(
     })();
     return stopping;
   };
-  return { gateway, server, logger, shutdown };
+  const reloadTls = () => {
+    if (!config.tls) return;
+    try {
+      if (!server.reloadTls)
+        throw new Error("this runtime's listener cannot change its certificate while it runs");
+      server.reloadTls(readTls(config.tls));
+      logger.info(`TLS certificate reloaded from ${config.tls.certFile}`);
+    } catch (error) {
+      logger.error(`Keeping the TLS certificate in use: ${(error as Error).message}`);
+    }
+  };
+  return { gateway, server, logger, shutdown, reloadTls };
 }
 
 /**
@@ -120,12 +160,14 @@ async function listen(
   gateway: Gateway,
   app: AppHandle,
   logger: Logger,
-): Promise<HttpServer> {
+  tls: TlsFiles | undefined,
+): Promise<HttpServer & { reloadTls?: (tls: TlsFiles) => void }> {
   const raw = adapter.raw;
   if (!raw || process.env.GATEWAY_PROXY_MODE === "fetch") {
     return adapter.serve({
       hostname: config.host,
       port: config.port,
+      tls,
       maxRequestBodySize: config.maxBodySize,
       fetch: (request, context) => withApp(app, (loaded) => loaded.fetch(request, { context })),
     });
@@ -156,6 +198,7 @@ async function listen(
       maxConnections: config.maxConnections,
       metrics: config.metrics,
       accessLog: config.accessLog ? new AccessLog(logger.child({ log: "access" })).add : undefined,
+      tls,
     });
   } catch (error) {
     await internal.stop(true);
@@ -168,6 +211,7 @@ async function listen(
   return {
     hostname: front.hostname,
     port: front.port,
+    reloadTls: (next) => front.reloadTls(next),
     async stop(force) {
       if (force) front.closeAll();
       else await front.drain();
@@ -230,6 +274,7 @@ export async function serve(config: Config, adapter: RuntimeAdapter, version: st
       display?.close();
       stopping = true;
       unwatch();
+      unwatchTls();
       logger.info(`${signal}: stopping`);
       void running.shutdown().then(() => {
         withdraw();
@@ -255,7 +300,17 @@ export async function serve(config: Config, adapter: RuntimeAdapter, version: st
         }
       });
     };
-    onHangUp = () => rescan("SIGHUP");
+    onHangUp = () => {
+      running.reloadTls();
+      rescan("SIGHUP");
+    };
+    // A renewed certificate (certbot, cert-manager) is taken as soon as its files change.
+    const unwatchTls =
+      config.tls && config.watch
+        ? watchFiles([config.tls.certFile, config.tls.keyFile], () => running.reloadTls(), {
+            debounceMs: 300,
+          })
+        : () => {};
     if (config.watch) unwatch = watchProviders(gateway, () => rescan("providers dir changed"));
     if (earlyStop) onStopSignal(earlyStop);
     else if (earlyHangUp) rescan("SIGHUP");

@@ -41,7 +41,7 @@ export async function smoke(
   const started = Date.now();
   let running: RunningGateway;
   try {
-    running = await startGateway({ ...config, host: "127.0.0.1", port: 0 }, adapter, {
+    running = await startGateway({ ...config, host: "127.0.0.1", port: 0, tls: undefined }, adapter, {
       version,
       logger,
       persistRegistry: false,

@@ -31,12 +31,20 @@ function bunHandlers<T>(handlers: RawHandlers<T>): Bun.SocketHandler<unknown, "b
 }
 
 const bunRawSockets: RawSockets = {
-  listen({ hostname, port, handlers, data }) {
+  listen({ hostname, port, handlers, data, tls, replacing }) {
     const socketHandlers = bunHandlers(handlers);
     const open = socketHandlers.open;
+    if (tls && port !== 0 && !replacing) {
+      // A TLS listener takes its port with SO_REUSEPORT, so a new certificate can be put in
+      // place by opening a second listener before closing the first (Bun cannot swap the
+      // certificate of a running one). First prove the port free: another program (or a second
+      // gateway) on it must be an error, not a silent share of its connections.
+      Bun.listen({ hostname, port, exclusive: true, socket: { data() {} } }).stop(true);
+    }
     const listener = Bun.listen({
       hostname,
       port,
+      ...(tls ? { tls: { cert: tls.cert, key: tls.key }, reusePort: true } : {}),
       socket: {
         ...socketHandlers,
         open(socket) {
@@ -204,6 +212,7 @@ export const bunAdapter: RuntimeAdapter = {
     const server = Bun.serve({
       hostname: options.hostname,
       port: options.port,
+      tls: options.tls,
       // Bun's default is 128 MiB; the gateway streams bodies of any size unless --max-body-size says otherwise.
       maxRequestBodySize: options.maxRequestBodySize ?? Number.MAX_SAFE_INTEGER,
       idleTimeout: 30,

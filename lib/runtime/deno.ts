@@ -39,6 +39,8 @@ interface DenoApi {
     options: {
       hostname: string;
       port: number;
+      cert?: string;
+      key?: string;
       onListen?: (addr: { hostname: string; port: number }) => void;
     },
     handler: (request: Request, info: { remoteAddr: { hostname: string } }) => Response | Promise<Response>,
@@ -130,7 +132,12 @@ export const denoAdapter: RuntimeAdapter = {
       resolveListening = resolve;
     });
     const server = Deno.serve(
-      { hostname: options.hostname, port: options.port, onListen: (addr) => resolveListening(addr) },
+      {
+        hostname: options.hostname,
+        port: options.port,
+        ...(options.tls ? { cert: options.tls.cert, key: options.tls.key } : {}),
+        onListen: (addr) => resolveListening(addr),
+      },
       (request, info) =>
         options.fetch(request, { remoteAddress: info.remoteAddr.hostname, keepOpen: () => {} }),
     );

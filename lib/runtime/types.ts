@@ -33,10 +33,18 @@ export interface RequestContext {
 
 export type FetchHandler = (request: Request, context: RequestContext) => Response | Promise<Response>;
 
+/** A certificate chain and its private key, PEM. */
+export interface TlsFiles {
+  cert: string;
+  key: string;
+}
+
 export interface ServeOptions {
   hostname: string;
   port: number;
   fetch: FetchHandler;
+  /** Serve HTTPS with this certificate. */
+  tls?: TlsFiles;
   /** Largest request body accepted; `undefined` means no limit. */
   maxRequestBodySize?: number;
 }
@@ -119,11 +127,19 @@ export type RawAddress = { hostname: string; port: number; key?: string } | { un
 
 /** Byte-level sockets, where the runtime has them (Bun); the gateway then proxies without Request/Response objects. */
 export interface RawSockets {
+  /**
+   * Listens on `hostname:port`, with TLS when `tls` is given. A TLS listener may be opened a
+   * second time on the port of a running one (to take a new certificate); otherwise a port in
+   * use is an error. Throws when the address cannot be had or the certificate is not usable.
+   */
   listen<T>(options: {
     hostname: string;
     port: number;
     handlers: RawHandlers<T>;
     data: () => T;
+    tls?: TlsFiles;
+    /** The port is this process's own TLS listener's, being replaced: no free-port check. */
+    replacing?: boolean;
   }): RawListener;
   /** Opens a connection; handlers get `open` or `connectError`. */
   connect<T>(address: RawAddress, handlers: RawHandlers<T>, data: T): void;

@@ -154,7 +154,7 @@ export async function spawnGateway(
 }
 
 function listeningLineUrl(text: string): string | undefined {
-  return /^gateway listening on (http:\/\/\S+)$/m.exec(text)?.[1];
+  return /^gateway listening on (https?:\/\/\S+)$/m.exec(text)?.[1];
 }
 
 function listeningRecordUrl(text: string): string | undefined {

@@ -55,6 +55,8 @@ export class ClientSide {
   upstream!: UpstreamSide;
   /** Whether requests are counted for `GET /metrics` (`--no-metrics` turns it off). */
   readonly metrics: boolean;
+  /** What providers are told the client used (`X-Forwarded-Proto`). */
+  readonly proto: "http" | "https";
 
   constructor(
     readonly options: FrontOptions,
@@ -67,6 +69,7 @@ export class ClientSide {
     this.idleTimeoutMs = options.idleTimeoutMs ?? 75_000;
     this.maxConnections = options.maxConnections ?? Number.POSITIVE_INFINITY;
     this.metrics = options.metrics !== false;
+    this.proto = options.tls ? "https" : "http";
     this.handlers = {
       open: (socket) => {
         const conn = new ClientConn(socket);
@@ -203,7 +206,10 @@ export class ClientSide {
     }
     const link = this.pool.acquire(address);
     link.owner = conn;
-    link.requestHead = latin1Bytes(upstreamHead(conn, head, upstreamTarget, link.key), head.ascii);
+    link.requestHead = latin1Bytes(
+      upstreamHead(conn, head, upstreamTarget, link.key, this.proto),
+      head.ascii,
+    );
     link.gotBytes = false;
     conn.link = link;
     conn.responseDeadline = 0;

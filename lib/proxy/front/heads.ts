@@ -21,7 +21,13 @@ const HTTP11 = Buffer.from("HTTP/1.1 ", "latin1");
  * the client's), framing, `X-Request-Id`, and `X-Forwarded-*` (or the client address header for
  * the app). Keeps the connection alive unless it is an upgrade.
  */
-export function upstreamHead(conn: ClientConn, head: RequestHead, target: string, hostKey: string): string {
+export function upstreamHead(
+  conn: ClientConn,
+  head: RequestHead,
+  target: string,
+  hostKey: string,
+  proto: "http" | "https",
+): string {
   const tokens = head.connectionTokens;
   let out = `${head.method} ${target} HTTP/1.1\r\n`;
   let wantsTrailers = head.passThrough?.wantsTrailers ?? false;
@@ -42,7 +48,7 @@ export function upstreamHead(conn: ClientConn, head: RequestHead, target: string
   if (conn.target) {
     if (address) out += `x-forwarded-for: ${address}\r\n`;
     if (head.host !== null) out += `x-forwarded-host: ${head.host}\r\n`;
-    out += `x-forwarded-proto: http\r\nx-forwarded-prefix: ${conn.prefix}\r\n`;
+    out += `x-forwarded-proto: ${proto}\r\nx-forwarded-prefix: ${conn.prefix}\r\n`;
   } else out += `${CLIENT_ADDRESS_HEADER}: ${address}\r\n`;
   if (head.upgrade !== null) out += `connection: upgrade\r\nupgrade: ${head.upgrade}\r\n\r\n`;
   else out += "connection: keep-alive\r\n\r\n";

@@ -10,7 +10,7 @@
  * ./heads.ts (heads as bytes), ./bulk.ts (garbage collection pacing for bulk transfers); the
  * header policy is ../headers.ts, the gateway's own answers ../answers.ts.
  */
-import type { RawAddress, RawListener, RawSockets } from "../../runtime/index.ts";
+import type { RawAddress, RawListener, RawSockets, TlsFiles } from "../../runtime/index.ts";
 import type { AccessEntry } from "../access-log.ts";
 import type { NamespaceTable } from "../table.ts";
 import { BulkCollector } from "./bulk.ts";
@@ -44,6 +44,8 @@ export interface FrontOptions {
   metrics?: boolean;
   /** Called with every proxied request once answered (`--access-log`); it must not block. */
   accessLog?: (entry: AccessEntry) => void;
+  /** Speak HTTPS with this certificate. */
+  tls?: TlsFiles;
 }
 
 export interface Front extends RawListener {
@@ -53,6 +55,11 @@ export interface Front extends RawListener {
   providerChanged(code: string): void;
   /** Client connections open now. */
   openConnections(): number;
+  /**
+   * Takes a new certificate: new connections get it, open ones keep theirs. Throws (the old one
+   * stays) when it is not usable. Only for a front started with `tls`.
+   */
+  reloadTls(tls: TlsFiles): void;
   /** Closes every connection now. */
   closeAll(): void;
 }
@@ -65,12 +72,16 @@ export function startFront(sockets: RawSockets, options: FrontOptions): Front {
   const upstream = new UpstreamSide(client, pool, bulk);
   client.upstream = upstream;
   pool.handlers = upstream.handlers;
-  const listener = sockets.listen<ClientConn>({
-    hostname: options.hostname,
-    port: options.port,
-    handlers: client.handlers,
-    data: () => undefined as unknown as ClientConn,
-  });
+  const listen = (port: number, tls: TlsFiles | undefined, replacing = false) =>
+    sockets.listen<ClientConn>({
+      hostname: options.hostname,
+      port,
+      handlers: client.handlers,
+      data: () => undefined as unknown as ClientConn,
+      tls,
+      replacing,
+    });
+  let listener = listen(options.port, options.tls);
   const sweeper = setInterval(() => client.sweepTimeouts(Date.now()), SWEEP_MS);
   (sweeper as { unref?: () => void }).unref?.();
   return {
@@ -99,6 +110,14 @@ export function startFront(sockets: RawSockets, options: FrontOptions): Front {
       client.providerChanged(code);
     },
     openConnections: () => client.clients.size,
+    reloadTls(tls) {
+      if (!options.tls) throw new Error("The listener was started without TLS");
+      // A second listener on the same port with the new certificate, then the old one closed.
+      const next = listen(listener.port, tls, true);
+      const previous = listener;
+      listener = next;
+      previous.stop();
+    },
     closeAll() {
       clearInterval(sweeper);
       for (const conn of client.clients) client.cut(conn);
