@@ -24,6 +24,8 @@ export interface Config {
   /** Log one line per proxied request. */
   accessLog: boolean;
   externalAllow: string[];
+  /** The DNS server agents' host names are resolved with; undefined: the system's. */
+  resolver?: string;
   /** Bytes; `undefined` means no limit. */
   maxBodySize?: number;
   /** Largest request head (request line and headers) in bytes; larger ones get 431. */
@@ -289,6 +291,7 @@ export function parseCommandLine(
     logLevel: value("logLevel")!,
     accessLog: value("accessLog") === true,
     externalAllow: value("externalAllow") ?? [],
+    resolver: value("resolver"),
     maxBodySize: value("maxBodySize"),
     maxHeaderSize: value("maxHeaderSize")!,
     headerTimeoutMs: value("headerTimeoutMs")!,

@@ -3,6 +3,9 @@ import type { Config } from "./config.ts";
 import { findDependencyProblems, stopWaves } from "./dependencies.ts";
 import { type DiscoveredProvider, type DiscoveryResult, discoverProviders, SKIPPED } from "./discovery.ts";
 import { ElementFiles } from "./elements.ts";
+import { resolverFor } from "./external/addresses.ts";
+import { ExternalProviders } from "./external/externals.ts";
+import { ExternalProvider } from "./external/provider.ts";
 import type { Logger } from "./logger.ts";
 import { namespaceConflict } from "./namespaces.ts";
 import { ProviderSpecs, specLeftOutMessage } from "./openapi/provider-specs.ts";
@@ -16,10 +19,12 @@ import { RuntimeRegistry } from "./runtimes.ts";
 import { ProcessLedger } from "./supervisor/ledger.ts";
 import { ProviderSupervisor } from "./supervisor/provider.ts";
 import type { ProviderView, StatusEvent } from "./supervisor/status.ts";
+import type { Supervised } from "./supervisor/supervised.ts";
 
 /** A provider the gateway knows, with what it knows about its spec. */
 export interface ProviderEntry {
-  supervisor: ProviderSupervisor;
+  /** Its keeper: a ProviderSupervisor for a process the gateway runs, an ExternalProvider for an agent. */
+  supervisor: Supervised;
   discovered: DiscoveredProvider;
   /** True when the manifest names something to run (binary, entry). */
   launchable: boolean;
@@ -72,6 +77,8 @@ export class Gateway {
   readonly #log: Logger;
   readonly #listeners = new Set<(event: StatusEvent) => void>();
   readonly #specs: ProviderSpecs;
+  /** External providers: their creation, tokens, agents' authentication, the heartbeat timer. */
+  readonly externals: ExternalProviders;
   #stopping = false;
   /** What the last load or rescan found wrong (runtimes, registry, manifests, namespaces). */
   #loadProblems: Problem[] = [];
@@ -90,6 +97,28 @@ export class Gateway {
       changed: () => this.revision++,
       watch: config.watch,
       log: deps.logger,
+    });
+    this.externals = new ExternalProviders({
+      config,
+      registry: this.registry,
+      logger: deps.logger,
+      onStatus: (event) => this.#onStatus(event),
+      resolve: resolverFor(config.resolver),
+      url: () => this.url,
+      taken: () =>
+        [...this.providers.values()].map((entry) => ({
+          code: entry.supervisor.code,
+          namespace: entry.discovered.manifest.namespace,
+          external: entry.supervisor instanceof ExternalProvider,
+          mounted: entry.mounted,
+        })),
+      keeper: (code) => {
+        const keeper = this.providers.get(code)?.supervisor;
+        return keeper instanceof ExternalProvider ? keeper : undefined;
+      },
+      reload: async () => {
+        await this.rescan();
+      },
     });
   }
 
@@ -218,7 +247,12 @@ export class Gateway {
     };
     /** Definitions to create entries for, each with the entry it replaces. */
     const changes: Array<{ discovered: DiscoveredProvider; enabled: boolean; old?: ProviderEntry }> = [];
-    for (const discovered of found.providers) {
+    // Directories, then the external providers made over the API (kept in the registry only).
+    const definitions = [
+      ...found.providers,
+      ...this.externals.definitions(new Set(found.providers.map((provider) => provider.manifest.code))),
+    ];
+    for (const discovered of definitions) {
       const { manifest } = discovered;
       const enabled = this.registry.get(manifest.code)?.enabled !== false;
       const old = previous.get(manifest.code);
@@ -288,21 +322,18 @@ export class Gateway {
     const { manifest } = discovered;
     const external = manifest.runtime === "external";
     const traffic = new Traffic();
-    const supervisor = new ProviderSupervisor(
-      manifest,
-      discovered.dir,
-      {
-        adapter: this.#adapter,
-        runtimes: this.runtimes,
-        logger: this.#log,
-        gatewayUrl: () => this.url,
-        baseEnv,
-        onStatus: (event) => this.#onStatus(event),
-        ledger: this.ledger,
-        drain: (timeoutMs) => traffic.idle(timeoutMs),
-      },
-      { initialStatus: external && enabled ? "awaiting_agent" : "stopped" },
-    );
+    const supervisor: Supervised = external
+      ? this.externals.keeper(discovered, enabled)
+      : new ProviderSupervisor(manifest, discovered.dir, {
+          adapter: this.#adapter,
+          runtimes: this.runtimes,
+          logger: this.#log,
+          gatewayUrl: () => this.url,
+          baseEnv,
+          onStatus: (event) => this.#onStatus(event),
+          ledger: this.ledger,
+          drain: (timeoutMs) => traffic.idle(timeoutMs),
+        });
     const launchable = manifest.runtime !== undefined && !external;
     const entry: ProviderEntry = {
       supervisor,
@@ -353,6 +384,7 @@ export class Gateway {
 
   /** Starts every enabled provider (or those given); each waits for its `depends_on` to be ready first. */
   start(entries: Iterable<ProviderEntry> = this.#startable()): void {
+    this.externals.start(this.#externalKeepers());
     const cycle = findDependencyProblems(this.#dependents());
     for (const entry of entries) {
       if (!entry.launchable || entry.supervisor.status === "disabled") continue;
@@ -411,6 +443,7 @@ export class Gateway {
     // A provider still waiting for a dependency must not start once stopping has begun.
     this.#stopping = true;
     this.#specs.stop();
+    this.externals.stop();
     const waves = stopWaves(this.#dependents());
     for (const wave of waves) {
       await Promise.all(wave.map(({ entry }) => entry.supervisor.stop("gateway stopping")));
@@ -441,6 +474,14 @@ export class Gateway {
   subscribe(listener: (event: StatusEvent) => void): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
+  }
+
+  /** The keepers of the external providers that are mounted and enabled. */
+  *#externalKeepers(): Iterable<ExternalProvider> {
+    for (const entry of this.providers.values()) {
+      if (entry.mounted && entry.enabled && entry.supervisor instanceof ExternalProvider)
+        yield entry.supervisor;
+    }
   }
 
   /** Every provider with what it depends on, for lib/dependencies.ts. */
@@ -502,9 +543,25 @@ function providerView(entry: ProviderEntry): ProviderView {
   return { ...entry.supervisor.view(), manifest_error: entry.manifestError ?? null };
 }
 
-function proxyTarget(supervisor: ProviderSupervisor, traffic: Traffic): ProxyTarget {
+function proxyTarget(supervisor: Supervised, traffic: Traffic): ProxyTarget {
   let endpoint: { hostname: string; port: number; key: string } | undefined;
   const { manifest } = supervisor;
+  if (supervisor instanceof ExternalProvider) {
+    return {
+      code: supervisor.code,
+      namespace: manifest.namespace,
+      upstream: () => (supervisor.status === "ready" ? supervisor.upstream : null),
+      // The agent's checked address, pinned at register: never a new lookup per request.
+      endpoint: () => supervisor.endpoint,
+      status: () => supervisor.status,
+      holds: () => supervisor.holds,
+      timeoutMs: manifest.timeoutMs,
+      holdMs: manifest.holdMs,
+      holdQueue: manifest.holdQueue,
+      traffic,
+      upstreamFailed: (reason) => supervisor.upstreamFailed(reason),
+    };
+  }
   return {
     code: supervisor.code,
     namespace: manifest.namespace,

@@ -16,11 +16,18 @@ import { nativeYamlParse } from "./runtime/yaml.ts";
 
 const ExternalSchema = z.strictObject({
   /** sha256 of the provider token, hex; the token itself is never stored. */
-  token_sha256: z.string(),
+  token_sha256: z.string().optional(),
+  /** The token replaced by the last rotation, valid until `previous_expires_at`. */
+  previous_token_sha256: z.string().optional(),
+  previous_expires_at: z.string().optional(),
+  /** The agent's URL, as last registered. */
   url: z.string().optional(),
   namespace: z.string().optional(),
   name: z.string().optional(),
+  heartbeat_interval_ms: z.number().int().positive().optional(),
+  health_path: z.string().optional(),
 });
+export type ExternalRecord = z.infer<typeof ExternalSchema>;
 
 export const RegistryEntrySchema = z.strictObject({
   code: z.string(),

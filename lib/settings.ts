@@ -174,7 +174,22 @@ export const SETTINGS = {
     ),
     defaultText: "none",
     value: "CIDR|HOST,...",
-    help: "addresses external agents may register (accepted, not used yet)",
+    help: "addresses and host names external agents may register at (default: loopback and private ones, while the gateway listens on loopback)",
+  },
+  resolver: {
+    flag: "--resolver",
+    env: "GATEWAY_RESOLVER",
+    file: "resolver",
+    kind: "value",
+    schema: z
+      .string()
+      .regex(
+        /^(\[[0-9a-fA-F:]+\]|[^:\s]+)(:\d+)?$/,
+        "use a DNS server as HOST or HOST:PORT, such as 10.0.0.2:53",
+      ),
+    defaultText: "the system's (getaddrinfo)",
+    value: "HOST:PORT",
+    help: "the DNS server external agents' host names are resolved with",
   },
   maxBodySize: {
     flag: "--max-body-size",

@@ -4,6 +4,7 @@ import { HttpProblem, problemResponse } from "../lib/problem.ts";
 import { assetRoutes } from "./assets.ts";
 import { docsRoutes } from "./docs.ts";
 import type { AppEnv } from "./env.ts";
+import { externalRoutes } from "./external.ts";
 import { healthRoutes } from "./health.ts";
 import { metricsRoutes } from "./metrics.ts";
 import { openApiRoutes } from "./openapi.ts";
@@ -15,6 +16,7 @@ export function createApp(gateway: Gateway, options: { version: string }): Hono<
   const app = new Hono<AppEnv>();
   app.route("/", healthRoutes(gateway));
   app.route("/", metricsRoutes(gateway, options));
+  app.route("/", externalRoutes(gateway));
   app.route("/", providerRoutes(gateway));
   app.route("/", openApiRoutes(gateway, options.version));
   app.route("/", docsRoutes());

@@ -7,6 +7,13 @@ import { z } from "zod";
 import {
   ActionAcceptedSchema,
   CodeParam,
+  CreatedSchema,
+  CreateProviderBody,
+  HeartbeatSchema,
+  RegisterBody,
+  RegisteredSchema,
+  TokenBody,
+  TokenSchema,
   ElementsSchema,
   HealthSchema,
   LogsSchema,
@@ -33,6 +40,13 @@ named.add(ActionAcceptedSchema, { id: "ActionAccepted" });
 named.add(RuntimesSchema, { id: "Runtimes" });
 named.add(ElementsSchema, { id: "Elements" });
 named.add(ProblemsSchema, { id: "Problems" });
+named.add(CreateProviderBody, { id: "CreateProvider" });
+named.add(CreatedSchema, { id: "Created" });
+named.add(RegisterBody, { id: "Register" });
+named.add(RegisteredSchema, { id: "Registered" });
+named.add(HeartbeatSchema, { id: "Heartbeat" });
+named.add(TokenBody, { id: "TokenRequest" });
+named.add(TokenSchema, { id: "Token" });
 named.add(HealthSchema, { id: "Health" });
 named.add(ReadySchema, { id: "Ready" });
 named.add(NotReadySchema, { id: "NotReady" });
@@ -78,6 +92,22 @@ const problem = (description: string) => ({
 });
 const notModified = { description: "Not Modified: the If-None-Match ETag is current" };
 const adminSecurity = [{ [`${PREFIX}adminToken`]: [] }, {}];
+const providerSecurity = [{ [`${PREFIX}providerToken`]: [] }];
+/** A JSON request body from a zod schema (the one the route parses it with). */
+const body = (schema: z.ZodType, required = true) => ({
+  required,
+  content: { "application/json": { schema: ref(schema) } },
+});
+/** What the strict body parser answers. */
+const strictBody = {
+  "400": problem("The body is not JSON, or has an unknown field or a field of the wrong type (named)"),
+  "413": problem("The body is larger than 64 KiB"),
+  "415": problem("The body is not sent as application/json"),
+};
+const providerAuth = {
+  "401": problem("No valid provider token of this provider (the answer never says which part was wrong)"),
+  "429": problem("Too many failed authentications from this address; see Retry-After"),
+};
 
 interface Route {
   method: "get" | "post" | "delete";
@@ -86,6 +116,9 @@ interface Route {
   summary: string;
   description?: string;
   admin?: boolean;
+  /** Authenticated with the provider's token instead (an agent's route). */
+  agent?: boolean;
+  requestBody?: Record<string, unknown>;
   params?: z.ZodObject;
   query?: z.ZodObject;
   responses: Record<string, unknown>;
@@ -235,6 +268,74 @@ const ROUTES: Route[] = [
     responses: { "200": json(RuntimesSchema, "Known runtimes") },
   },
   {
+    method: "post",
+    path: "/_gateway/providers",
+    operationId: "createProvider",
+    summary: "Create an external provider; answers its connection block, the token shown once",
+    admin: true,
+    requestBody: body(CreateProviderBody),
+    responses: {
+      "201": json(CreatedSchema, "Created, awaiting its agent (ready when a url was given and answered)"),
+      ...strictBody,
+      "409": problem("The code or the namespace is in use"),
+      "422": problem("Created, but the url given did not pass the checks or the probe"),
+      "501": problem("A runtime other than external"),
+    },
+  },
+  {
+    method: "delete",
+    path: "/_gateway/providers/{code}",
+    operationId: "deleteProvider",
+    summary: "Remove an external provider and its tokens",
+    admin: true,
+    params: CodeParam,
+    responses: {
+      "204": { description: "Removed" },
+      "404": problem("No such provider"),
+      "409": problem("A provider from a directory: remove the directory instead"),
+    },
+  },
+  {
+    method: "post",
+    path: "/_gateway/providers/{code}/token",
+    operationId: "rotateProviderToken",
+    summary: "Mint a new provider token; the old one stays valid for an overlap (10 min by default)",
+    admin: true,
+    params: CodeParam,
+    requestBody: body(TokenBody, false),
+    responses: {
+      "200": json(TokenSchema, "The new token, shown once"),
+      ...strictBody,
+      "404": problem("No such provider"),
+      "409": problem("Not an external provider"),
+    },
+  },
+  {
+    method: "post",
+    path: "/_gateway/providers/{code}/register",
+    operationId: "registerAgent",
+    summary: "An agent announces its URL; it is checked and probed before the answer",
+    agent: true,
+    params: CodeParam,
+    requestBody: body(RegisterBody),
+    responses: {
+      "200": json(RegisteredSchema, "Registered: the provider is ready"),
+      ...strictBody,
+      ...providerAuth,
+      "409": problem("Another healthy agent serves it (send replace: true), or it is disabled"),
+      "422": problem("The URL is not allowed, does not resolve, or the agent did not answer the probe"),
+    },
+  },
+  {
+    method: "post",
+    path: "/_gateway/providers/{code}/heartbeat",
+    operationId: "agentHeartbeat",
+    summary: "An agent keeps its provider alive",
+    agent: true,
+    params: CodeParam,
+    responses: { "200": json(HeartbeatSchema, "When to beat next"), ...providerAuth },
+  },
+  {
     method: "get",
     path: "/_gateway/problems",
     operationId: "problems",
@@ -274,6 +375,8 @@ function operation(route: Route): Record<string, unknown> {
     ...(route.description ? { description: route.description } : {}),
     ...(params.length > 0 ? { parameters: params } : {}),
     ...(route.admin ? { security: adminSecurity } : {}),
+    ...(route.agent ? { security: providerSecurity } : {}),
+    ...(route.requestBody ? { requestBody: route.requestBody } : {}),
     responses: route.responses,
   };
 }
@@ -312,6 +415,11 @@ export const GATEWAY_COMPONENTS: Record<string, Record<string, unknown>> = {
       scheme: "bearer",
       description:
         "The gateway's --admin-token. Without one configured, mutating admin routes are open to loopback clients only.",
+    },
+    [`${PREFIX}providerToken`]: {
+      type: "http",
+      scheme: "bearer",
+      description: "An external provider's token (gwp_…), minted by POST /_gateway/providers or /_gateway/providers/{code}/token",
     },
   },
 };

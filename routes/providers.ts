@@ -23,6 +23,12 @@ export function providerRoutes(gateway: Gateway): Hono<AppEnv> {
 
   app.get("/_gateway/providers/:code/logs", (c) => {
     const entry = find(c.req.param("code"));
+    if (entry.discovered.manifest.runtime === "external") {
+      throw new HttpProblem(
+        501,
+        `Provider "${entry.supervisor.code}" is external: its output stays on the agent's machine, so the gateway has no logs of it`,
+      );
+    }
     const query = TailQuery.safeParse(c.req.query());
     if (!query.success) {
       const issue = query.error.issues[0]!;
@@ -43,7 +49,9 @@ export function providerRoutes(gateway: Gateway): Hono<AppEnv> {
       if (!entry.launchable) {
         throw new HttpProblem(
           501,
-          `Provider "${supervisor.code}" has runtime ${supervisor.manifest.runtime ?? "none"}, which the gateway does not run, so it cannot ${action} it`,
+          supervisor.manifest.runtime === "external"
+            ? `Provider "${supervisor.code}" is external: its agent runs it on another machine, so the gateway cannot ${action} it`
+            : `Provider "${supervisor.code}" has runtime ${supervisor.manifest.runtime ?? "none"}, which the gateway does not run, so it cannot ${action} it`,
         );
       }
       if (supervisor.status === "disabled" && action !== "stop") {

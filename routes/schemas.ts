@@ -105,6 +105,73 @@ export const ProblemsSchema = z.strictObject({
   ),
 });
 
+/** `POST /_gateway/providers`: an external provider. */
+export const CreateProviderBody = z.strictObject({
+  code: z.string().describe("The provider's code, ^[a-z0-9][a-z0-9-]{0,62}$"),
+  runtime: z.string().describe('Only "external" can be created; other runtimes come from directories (501)'),
+  name: z.string().min(1).optional(),
+  namespace: z.string().startsWith("/").optional().describe("Default /api/v1/<code>"),
+  url: z.string().optional().describe("The agent's URL, registered (and probed) at once"),
+  heartbeat_interval: z
+    .number()
+    .positive()
+    .max(3600)
+    .optional()
+    .describe("Seconds between heartbeats; default 10"),
+  health_path: z
+    .string()
+    .startsWith("/")
+    .optional()
+    .describe("Probed on the agent (2xx); default: a TCP connect or TLS handshake"),
+});
+
+/** `POST /_gateway/providers/:code/register`. */
+export const RegisterBody = z.strictObject({
+  url: z.string().describe("The agent's base URL, http or https"),
+  replace: z.boolean().optional().describe("Move a provider served by a healthy agent to this URL"),
+  health_path: z.string().startsWith("/").optional(),
+});
+
+/** `POST /_gateway/providers/:code/token` (the body is optional). */
+export const TokenBody = z.strictObject({
+  overlap_seconds: z
+    .number()
+    .min(0)
+    .max(86_400)
+    .optional()
+    .describe("How long the token it replaces stays valid; default 600, 0 revokes it at once"),
+});
+
+export const ConnectionSchema = z.strictObject({
+  provider_code: z.string(),
+  gateway_url: z.string().describe("--public-url, else the listener's URL; never from request headers"),
+  auth_token: z.string().describe("The provider token, shown once"),
+  register_endpoint: z.string(),
+  heartbeat_endpoint: z.string(),
+  tunnel_endpoint: z.string(),
+  heartbeat_interval: z.number().describe("Seconds"),
+  curl_register: z
+    .string()
+    .describe("Runs as it is once the shell variable AGENT_URL holds the agent's base URL"),
+  agent_command: z.string().describe("gateway agent … serving a local port through a dial-out tunnel"),
+});
+
+export const CreatedSchema = z.strictObject({ provider: ProviderSchema, connection: ConnectionSchema });
+export const RegisteredSchema = z.strictObject({ provider: ProviderSchema });
+export const HeartbeatSchema = z.strictObject({
+  interval: z.number().describe("Seconds until the next heartbeat"),
+  ttl: z.number().describe("Seconds of silence after which the provider is unhealthy"),
+});
+export const TokenSchema = z.strictObject({
+  provider_code: z.string(),
+  auth_token: z.string().describe("The new token, shown once"),
+  previous_token_expires_at: z
+    .string()
+    .nullable()
+    .describe("Until then (ISO 8601) the token it replaces still works"),
+  overlap_seconds: z.number(),
+});
+
 export const HealthSchema = z.strictObject({ status: z.literal("ok") });
 export const ReadySchema = z.strictObject({ status: z.literal("ready") });
 export const NotReadySchema = ProblemSchema.extend({

@@ -15,7 +15,9 @@
  * - `procs.ts`: /proc scans for the processes a test started: `markedProcesses`, `isAlive`,
  *   `leftoverProcesses`, `procStat`.
  * - `wait.ts`: bounded waits: `waitFor`, `exitCode`.
+ * - `agents.ts`: external agents (the echo fixture run by the test), `createExternal`, `agentCall`.
  */
+export * from "./support/agents.ts";
 export * from "./support/gateways.ts";
 export * from "./support/http.ts";
 export * from "./support/procs.ts";

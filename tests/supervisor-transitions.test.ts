@@ -10,11 +10,14 @@ import { type ProviderStatus, TRANSITIONS } from "../lib/supervisor/status.ts";
 import {
   addEchoProvider,
   addProvider,
+  agentCall,
   BUN,
   cleanup,
+  createExternal,
   getProvider,
   makeSpace,
   request,
+  startAgent,
   startInProcess,
   waitFor,
   waitForStatus,
@@ -124,6 +127,18 @@ test("every status change real providers make is in the transition table, and ev
   });
   await post("loop", "stop");
   await waitForStatus(gw.url, "loop", "stopped");
+
+  // far: an external provider's agent registers, falls silent (unhealthy, then away), beats again.
+  const agent = await startAgent(space);
+  const { connection } = (
+    await createExternal(gw.url, { code: "far", runtime: "external", heartbeat_interval: 0.1 })
+  ).body;
+  expect(
+    (await agentCall(connection.register_endpoint, connection.auth_token, { url: agent.url })).status,
+  ).toBe(200);
+  await waitForStatus(gw.url, "far", "awaiting_agent");
+  expect((await agentCall(connection.heartbeat_endpoint, connection.auth_token)).status).toBe(200);
+  expect((await getProvider(gw.url, "far")).status).toBe("ready");
   await gw.gateway.stop();
 
   const seen = new Set<string>();

@@ -7,7 +7,7 @@ export interface ProxyTarget {
   /** `http://127.0.0.1:PORT` (or an external agent's URL) while ready, else `null`. */
   upstream(): string | null;
   /** The same as a socket address, for the byte-level proxy; `null` while not ready. */
-  endpoint(): { hostname: string; port: number; key?: string } | null;
+  endpoint(): Endpoint | null;
   /** The provider's status, for the 503 detail. */
   status(): string;
   /**
@@ -23,6 +23,24 @@ export interface ProxyTarget {
   holdQueue: number;
   /** Its exchanges in flight, counted by the front. */
   traffic: Traffic;
+  /** Told when the front could not open a connection to it (external agents: they turn unhealthy). */
+  upstreamFailed?: (reason: string) => void;
+}
+
+/** Where the byte-level front connects for a provider. */
+export interface Endpoint {
+  hostname: string;
+  port: number;
+  /** The pool's key for this address. */
+  key?: string;
+  /** The `Host` the provider sees; default: `key`. */
+  host?: string;
+  /** The provider's origin as its redirects name it, to rewrite them; default `http://<key>`. */
+  origin?: string;
+  /** Prefixed to every request path (an agent URL's path). */
+  basePath?: string;
+  /** Connect with TLS, checking the certificate for `serverName`. */
+  tls?: { serverName: string };
 }
 
 export interface RouteMatch {

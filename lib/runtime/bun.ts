@@ -58,8 +58,40 @@ const bunRawSockets: RawSockets = {
 
   connect(address, handlers, data) {
     const socket = bunHandlers(handlers);
-    const options = "unix" in address ? { unix: address.unix, socket, data } : { ...address, socket, data };
-    Bun.connect(options as Parameters<typeof Bun.connect>[0]).catch(() => {
+    if ("unix" in address || !address.tls) {
+      const options = "unix" in address ? { unix: address.unix, socket, data } : { ...address, socket, data };
+      Bun.connect(options as Parameters<typeof Bun.connect>[0]).catch(() => {
+        // connectError has already reported it.
+      });
+      return;
+    }
+    // TLS: writes before the handshake are not taken (write returns 0), so the connection counts
+    // as open only once it is done, and only with a certificate valid for the server name.
+    const open = socket.open;
+    Bun.connect({
+      hostname: address.hostname,
+      port: address.port,
+      data,
+      tls: { serverName: address.tls.serverName, rejectUnauthorized: true },
+      socket: {
+        ...socket,
+        open: undefined,
+        handshake(raw: AnySocket, authorized: boolean, error: Error | null) {
+          if (authorized) {
+            open?.(raw);
+            return;
+          }
+          const reason = error
+            ? `${(error as { code?: string }).code ?? ""} ${error.message}`.trim()
+            : "not authorized";
+          socket.connectError?.(
+            raw,
+            new Error(`TLS handshake with ${address.tls!.serverName} failed: ${reason}`),
+          );
+          raw.terminate();
+        },
+      },
+    } as unknown as Parameters<typeof Bun.connect>[0]).catch(() => {
       // connectError has already reported it.
     });
   },

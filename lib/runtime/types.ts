@@ -122,8 +122,13 @@ export interface RawListener {
   stop(): void;
 }
 
-/** A socket address; `key`, when given, is a stable name for it (saves building one per request). */
-export type RawAddress = { hostname: string; port: number; key?: string } | { unix: string; key?: string };
+/**
+ * A socket address; `key`, when given, is a stable name for it (saves building one per request).
+ * With `tls`, the connection is TLS and the peer's certificate must be valid for `serverName`.
+ */
+export type RawAddress =
+  | { hostname: string; port: number; key?: string; tls?: { serverName: string } }
+  | { unix: string; key?: string };
 
 /** Byte-level sockets, where the runtime has them (Bun); the gateway then proxies without Request/Response objects. */
 export interface RawSockets {
@@ -141,7 +146,11 @@ export interface RawSockets {
     /** The port is this process's own TLS listener's, being replaced: no free-port check. */
     replacing?: boolean;
   }): RawListener;
-  /** Opens a connection; handlers get `open` or `connectError`. */
+  /**
+   * Opens a connection; handlers get `open` or `connectError`. A TLS connection is `open` once
+   * its handshake succeeded with a certificate valid for its server name; a failed handshake is a
+   * `connectError`.
+   */
   connect<T>(address: RawAddress, handlers: RawHandlers<T>, data: T): void;
   /**
    * Collects garbage now. Relayed chunks are short-lived buffers whose memory lives outside the

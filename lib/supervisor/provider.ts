@@ -9,6 +9,7 @@ import { LineBudget, LogRing, readLines } from "./logs.ts";
 import { probeHttp, probeTcp } from "./probe.ts";
 import { sleep } from "./sleep.ts";
 import { canTransition, type ProviderStatus, type ProviderView, type StatusEvent } from "./status.ts";
+import type { Supervised } from "./supervised.ts";
 
 export interface SupervisorDeps {
   adapter: RuntimeAdapter;
@@ -66,7 +67,7 @@ const MIN_PROBE_GAP_MS = 3;
  * restarts it by its policy, and stops its whole process group. Every status change goes
  * through {@link #setStatus}, which logs and publishes it.
  */
-export class ProviderSupervisor {
+export class ProviderSupervisor implements Supervised {
   readonly manifest: Manifest;
   readonly dir: string;
   readonly logs = new LogRing(1000);

@@ -16,7 +16,8 @@ export type ProviderStatus = (typeof PROVIDER_STATUSES)[number];
  * them; anything else is a bug, logged as one. A test walks this table against real runs.
  *
  * - `stopped`: not running (initial for a local provider, or after a stop or a clean exit);
- * - `awaiting_agent`: an external provider no agent serves yet (initial for those);
+ * - `awaiting_agent`: an external provider no agent serves (initial for those, and after 10
+ *   heartbeat intervals of silence); a register (or a heartbeat of a known agent) makes it `ready`;
  * - `starting` → `ready` once a probe passes; `ready` ⇄ `unhealthy` with the liveness probes;
  * - `restarting`: waiting out the delay before the next start;
  * - `failed`: given up (a start budget spent, policy `never`, a fatal launch error);
@@ -25,10 +26,10 @@ export type ProviderStatus = (typeof PROVIDER_STATUSES)[number];
  */
 export const TRANSITIONS: Readonly<Record<ProviderStatus, readonly ProviderStatus[]>> = {
   stopped: ["starting", "disabled"],
-  awaiting_agent: ["disabled", "stopped"],
+  awaiting_agent: ["ready", "disabled", "stopped"],
   starting: ["ready", "restarting", "failed", "stopped"],
   ready: ["unhealthy", "restarting", "failed", "stopped"],
-  unhealthy: ["ready", "restarting", "failed", "stopped"],
+  unhealthy: ["ready", "restarting", "failed", "stopped", "awaiting_agent"],
   restarting: ["starting", "stopped"],
   failed: ["starting", "stopped"],
   disabled: [],

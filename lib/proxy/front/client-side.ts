@@ -9,7 +9,7 @@ import { type Answer, answers } from "../answers.ts";
 import { REQUEST_ID } from "../headers.ts";
 import { ChunkedTracker, findHeadEnd, HttpParseError, type RequestHead, scanRequestHead } from "../http1.ts";
 import { hasEncodedSeparator, normalizeTarget } from "../path.ts";
-import type { ProxyTarget } from "../table.ts";
+import type { Endpoint, ProxyTarget } from "../table.ts";
 import { type HoldOutcome, methodIndex } from "../traffic.ts";
 import { BULK_CHUNK, type BulkCollector } from "./bulk.ts";
 import {
@@ -183,7 +183,8 @@ export class ClientSide {
       conn.target = match.target;
       conn.prefix = match.target.namespace;
       address = endpoint;
-      upstreamTarget = match.rest + normalized.query;
+      // An external agent's URL may have a path: requests go under it.
+      upstreamTarget = (endpoint.basePath ? endpoint.basePath + match.rest : match.rest) + normalized.query;
     } else {
       if (hasEncodedSeparator(normalized.path)) {
         this.refuse(conn, answers.encodedSeparator());
@@ -206,10 +207,9 @@ export class ClientSide {
     }
     const link = this.pool.acquire(address);
     link.owner = conn;
-    link.requestHead = latin1Bytes(
-      upstreamHead(conn, head, upstreamTarget, link.key, this.proto),
-      head.ascii,
-    );
+    // The Host the provider sees: its own address, or an agent's URL host (never the pool key).
+    const host = (address as Endpoint).host ?? link.key;
+    link.requestHead = latin1Bytes(upstreamHead(conn, head, upstreamTarget, host, this.proto), head.ascii);
     link.gotBytes = false;
     conn.link = link;
     conn.responseDeadline = 0;

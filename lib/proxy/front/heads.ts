@@ -118,7 +118,10 @@ export function clientHead(conn: ClientConn, response: ResponseHead, upgrade: bo
 
 /** A provider's redirect target as the client must see it: back under the namespace. */
 function clientLocation(conn: ClientConn, location: string): string {
-  return conn.target ? rewriteLocation(location, conn.prefix, `http://${conn.link?.key ?? ""}`) : location;
+  if (!conn.target) return location;
+  const link = conn.link;
+  const origin = (link?.address as { origin?: string } | undefined)?.origin ?? `http://${link?.key ?? ""}`;
+  return rewriteLocation(location, conn.prefix, origin);
 }
 
 /** The lines the gateway adds to every (non-upgrade) response head, and the blank line ending it. */

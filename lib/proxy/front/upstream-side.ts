@@ -293,6 +293,7 @@ export class UpstreamSide {
     link.owner = null;
     if (!conn || conn.link !== link) return;
     conn.link = null;
+    conn.target?.upstreamFailed?.(error.message);
     this.client.answer(conn, answers.unreachable(conn.target?.code ?? null, error.message), true);
     this.client.checkIdle();
   }
