@@ -9,13 +9,9 @@ import {
   CodeParam,
   CreatedSchema,
   CreateProviderBody,
-  HeartbeatSchema,
-  RegisterBody,
-  RegisteredSchema,
-  TokenBody,
-  TokenSchema,
   ElementsSchema,
   HealthSchema,
+  HeartbeatSchema,
   LogsSchema,
   NotReadySchema,
   ProblemSchema,
@@ -23,8 +19,12 @@ import {
   ProviderListSchema,
   ProviderSchema,
   ReadySchema,
+  RegisterBody,
+  RegisteredSchema,
   RuntimesSchema,
   TailQuery,
+  TokenBody,
+  TokenSchema,
 } from "./schemas.ts";
 
 /** The gateway's tag, and the prefix of its components and operationIds. */
@@ -419,7 +419,8 @@ export const GATEWAY_COMPONENTS: Record<string, Record<string, unknown>> = {
     [`${PREFIX}providerToken`]: {
       type: "http",
       scheme: "bearer",
-      description: "An external provider's token (gwp_…), minted by POST /_gateway/providers or /_gateway/providers/{code}/token",
+      description:
+        "An external provider's token (gwp_…), minted by POST /_gateway/providers or /_gateway/providers/{code}/token",
     },
   },
 };

@@ -20,7 +20,6 @@ import {
   REPO_ROOT,
   request,
   spawnGateway,
-  waitFor,
   waitForStatus,
 } from "./helpers.ts";
 
@@ -67,7 +66,13 @@ describe("deploy/", () => {
     const pod = (docs[2]!.spec!.template as { spec: Record<string, unknown> }).spec as {
       terminationGracePeriodSeconds: number;
       securityContext: { runAsNonRoot: boolean };
-      containers: Array<Record<string, any>>;
+      containers: Array<{
+        name: string;
+        readinessProbe: { httpGet: { path: string } };
+        livenessProbe: { httpGet: { path: string } };
+        env: Array<{ name: string; valueFrom?: { secretKeyRef: { name: string } } }>;
+        volumeMounts: Array<{ mountPath: string }>;
+      }>;
     };
     const gateway = pod.containers.find((c) => c.name === "gateway")!;
     expect(gateway.readinessProbe.httpGet.path).toBe("/readyz");
@@ -75,21 +80,29 @@ describe("deploy/", () => {
     // Above the drain (10 s) and the default provider stop_timeout (10 s) together.
     expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(20);
     expect(pod.securityContext.runAsNonRoot).toBe(true);
-    expect(
-      gateway.env.find((e: { name: string }) => e.name === "GATEWAY_ADMIN_TOKEN").valueFrom.secretKeyRef.name,
-    ).toBe("gateway-admin");
-    expect(gateway.volumeMounts.map((m: { mountPath: string }) => m.mountPath)).toContain("/providers");
+    expect(gateway.env.find((e) => e.name === "GATEWAY_ADMIN_TOKEN")?.valueFrom?.secretKeyRef.name).toBe(
+      "gateway-admin",
+    );
+    expect(gateway.volumeMounts.map((m) => m.mountPath)).toContain("/providers");
   });
 
   test("the compose file builds the image from the repository and mounts the providers dir", () => {
     const compose = parseYaml(readFileSync(join(REPO_ROOT, "deploy", "compose.yaml"), "utf8")) as {
-      services: Record<string, Record<string, any>>;
+      services: Record<
+        string,
+        {
+          build: { context: string };
+          volumes: string[];
+          stop_grace_period: string;
+          depends_on: Record<string, { condition: string }>;
+        }
+      >;
     };
     const gateway = compose.services.gateway!;
     expect(gateway.build.context).toBe("..");
     expect(gateway.volumes).toContain("./providers:/providers");
     expect(gateway.stop_grace_period).toBe("30s");
-    expect(compose.services.app!.depends_on.gateway.condition).toBe("service_healthy");
+    expect(compose.services.app!.depends_on.gateway?.condition).toBe("service_healthy");
     const dockerfile = readFileSync(join(REPO_ROOT, "Dockerfile"), "utf8");
     expect(dockerfile).toContain("USER gateway");
     expect(dockerfile).toContain("HEALTHCHECK");

@@ -94,7 +94,7 @@ describe("TLS on the listener", () => {
     expect(answer.headers["x-forwarded-proto"]).toBe("https");
     expect(await servedSerial(gw.url)).toBe(first.serial);
     // Plain HTTP on the same port is no request the gateway answers.
-    const plain = await fetch(gw.url.replace("https:", "http:") + "/healthz").then(
+    const plain = await fetch(`${gw.url.replace("https:", "http:")}/healthz`).then(
       (r) => r.status,
       () => "refused",
     );
