@@ -4,7 +4,7 @@
  * gateway restart, and the strict admin API.
  */
 import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   addEchoProvider,
@@ -13,10 +13,12 @@ import {
   createExternal,
   getProvider,
   makeSpace,
+  onCleanup,
   request,
   serveArgs,
   spawnGateway,
   startAgent,
+  startDns,
   waitFor,
   waitForStatus,
 } from "./helpers.ts";
@@ -305,5 +307,128 @@ describe("the admin API is strict", () => {
     const wrongType = await post(JSON.stringify({ code: 7, runtime: "external" }));
     expect(wrongType.status).toBe(400);
     expect(wrongType.body.detail).toContain('"code"');
+  });
+});
+
+describe("names and certificates", () => {
+  test("every address a name resolves to is checked, and the proxy keeps the address it checked when the name moves (rebinding)", async () => {
+    const space = makeSpace();
+    const dns = await startDns();
+    const agent = await startAgent(space);
+    dns.records.set("agent.test", ["127.0.0.1"]);
+    dns.records.set("mixed.test", ["127.0.0.1", "169.254.169.254"]);
+    const gw = await spawnGateway([...serveArgs(space), "--resolver", dns.address]);
+    const c = (await createExternal(gw.url, { code: "named", runtime: "external" })).body.connection;
+    const register = (url: string, replace?: boolean) =>
+      agentCall(c.register_endpoint, c.auth_token, { url, ...(replace ? { replace } : {}) });
+    const mixed = await register(`http://mixed.test:${agent.port}`);
+    expect(mixed.status).toBe(422);
+    expect(mixed.body.detail).toContain("169.254.169.254");
+    expect((await register(`http://missing.test:${agent.port}`)).status).toBe(422);
+    expect((await register(`http://agent.test:${agent.port}`)).status).toBe(200);
+    // The name now points at the metadata service: traffic still goes to the address checked.
+    dns.records.set("agent.test", ["169.254.169.254"]);
+    const echo = await request<Echo>(`${gw.url}/api/v1/named/after`);
+    expect(echo.status).toBe(200);
+    expect(echo.body.path).toBe("/after");
+    expect(echo.body.headers.host).toBe(`agent.test:${agent.port}`);
+    // A new register resolves again, and is refused.
+    const again = await register(`http://agent.test:${agent.port}`, true);
+    expect(again.status).toBe(422);
+    expect(again.body.detail).toContain("metadata");
+  });
+
+  test("an https agent is reached over TLS with its name checked against a CA the gateway trusts; an untrusted one is refused", async () => {
+    const space = makeSpace();
+    const dir = space.root;
+    const run = (args: string[]) => {
+      const result = Bun.spawnSync(["openssl", ...args], { cwd: dir, stdout: "ignore", stderr: "pipe" });
+      if (result.exitCode !== 0) throw new Error(result.stderr.toString());
+    };
+    run([
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-days",
+      "1",
+      "-keyout",
+      "ca.key",
+      "-out",
+      "ca.crt",
+      "-subj",
+      "/CN=Test CA",
+      "-addext",
+      "basicConstraints=critical,CA:TRUE",
+      "-addext",
+      "keyUsage=critical,keyCertSign",
+    ]);
+    run([
+      "req",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-keyout",
+      "agent.key",
+      "-out",
+      "agent.csr",
+      "-subj",
+      "/CN=localhost",
+    ]);
+    writeFileSync(join(dir, "ext.cnf"), "subjectAltName=DNS:localhost\n");
+    run([
+      "x509",
+      "-req",
+      "-in",
+      "agent.csr",
+      "-CA",
+      "ca.crt",
+      "-CAkey",
+      "ca.key",
+      "-CAcreateserial",
+      "-out",
+      "agent.crt",
+      "-days",
+      "1",
+      "-extfile",
+      "ext.cnf",
+    ]);
+    const seen: Array<Record<string, string>> = [];
+    const agent = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      tls: {
+        cert: readFileSync(join(dir, "agent.crt"), "utf8"),
+        key: readFileSync(join(dir, "agent.key"), "utf8"),
+      },
+      fetch(request) {
+        seen.push(Object.fromEntries(request.headers));
+        return Response.json({ path: new URL(request.url).pathname, secure: true });
+      },
+    });
+    onCleanup(() => agent.stop(true));
+    const trusting = await spawnGateway(serveArgs(space), {
+      env: { NODE_EXTRA_CA_CERTS: join(dir, "ca.crt") },
+    });
+    const c = (await createExternal(trusting.url, { code: "secure", runtime: "external" })).body.connection;
+    const registered = await agentCall(c.register_endpoint, c.auth_token, {
+      url: `https://localhost:${agent.port}/base`,
+    });
+    expect(registered.status).toBe(200);
+    const answer = await request<{ path: string; secure: boolean }>(`${trusting.url}/api/v1/secure/items`);
+    expect(answer.status).toBe(200);
+    // The agent URL's path is prefixed; the Host is the agent's name, as its certificate says.
+    expect(answer.body).toEqual({ path: "/base/items", secure: true });
+    expect(seen.at(-1)!.host).toBe(`localhost:${agent.port}`);
+
+    // A gateway that does not trust the CA refuses to register it.
+    const doubting = await spawnGateway(serveArgs(makeSpace()));
+    const d = (await createExternal(doubting.url, { code: "secure", runtime: "external" })).body.connection;
+    const refused = await agentCall(d.register_endpoint, d.auth_token, {
+      url: `https://localhost:${agent.port}/base`,
+    });
+    expect(refused.status).toBe(422);
+    expect(String(refused.body.detail)).toMatch(/certificate|TLS|self.signed|issuer/i);
   });
 });

@@ -16,8 +16,10 @@
  *   `leftoverProcesses`, `procStat`.
  * - `wait.ts`: bounded waits: `waitFor`, `exitCode`.
  * - `agents.ts`: external agents (the echo fixture run by the test), `createExternal`, `agentCall`.
+ * - `dns.ts`: a DNS server the test controls (`startDns`), for `--resolver`.
  */
 export * from "./support/agents.ts";
+export * from "./support/dns.ts";
 export * from "./support/gateways.ts";
 export * from "./support/http.ts";
 export * from "./support/procs.ts";
