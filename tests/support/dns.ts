@@ -38,17 +38,17 @@ export async function startDns(): Promise<TestDns> {
     header.writeUInt16BE(addresses ? 0x8180 : 0x8183, 2);
     header.writeUInt16BE(1, 4);
     header.writeUInt16BE(answers.length, 6);
-    const records_ = answers.map((address) => {
+    const answerRecords = answers.map((address) => {
       const answer = Buffer.alloc(16);
       answer.writeUInt16BE(0xc00c, 0);
       answer.writeUInt16BE(1, 2);
       answer.writeUInt16BE(1, 4);
       answer.writeUInt32BE(0, 6);
       answer.writeUInt16BE(4, 10);
-      address.split(".").forEach((part, i) => answer.writeUInt8(Number(part), 12 + i));
+      for (const [i, part] of address.split(".").entries()) answer.writeUInt8(Number(part), 12 + i);
       return answer;
     });
-    socket.send(Buffer.concat([header, question, ...records_]), peer.port, peer.address);
+    socket.send(Buffer.concat([header, question, ...answerRecords]), peer.port, peer.address);
   });
   await new Promise<void>((resolve) => socket.bind(0, "127.0.0.1", resolve));
   onCleanup(() => {
