@@ -41,6 +41,13 @@ async function main(): Promise<number> {
       );
     case "check":
       return (await import("./lib/commands/check.ts")).check(command.dir, command.config, runtime, VERSION);
+    case "check-url":
+      return (await import("./lib/commands/check.ts")).checkUrl(
+        command.url,
+        command.config,
+        runtime,
+        VERSION,
+      );
     case "smoke":
       return (await import("./lib/commands/smoke.ts")).smoke(command.config, runtime, VERSION, {
         junit: command.junit,

@@ -46,6 +46,7 @@ export interface Config {
 export type Command =
   | { kind: "serve"; config: Config }
   | { kind: "check"; dir: string; config: Config }
+  | { kind: "check-url"; url: string; config: Config }
   | { kind: "smoke"; config: Config; junit?: string; timeoutMs?: number }
   | {
       kind: "providers";
@@ -77,7 +78,8 @@ export const USAGE = `gateway: one API in front of a folder of local services
 
 Usage:
   gateway [serve] [flags]               start every provider and serve them (the default)
-  gateway check DIR                     conformance check of one provider directory
+  gateway check DIR | --url URL         conformance check of one provider directory, or of an
+                                        agent's URL (not registered anywhere yet)
   gateway smoke [flags] [--junit FILE] [--timeout DURATION]
                                         start all, verify, report (JUnit XML to FILE), stop;
                                         providers not ready within DURATION (60s) fail; exit 0 or 1
@@ -235,7 +237,9 @@ export function parseCommandLine(
     const port = early("port") ?? "8080";
     return { kind: "healthcheck", url: commandFlags.get("--url") ?? `http://127.0.0.1:${port}/healthz` };
   }
-  if (commandFlags.has("--url")) throw new UsageError("Flag --url belongs to gateway healthcheck");
+  if (commandFlags.has("--url") && command !== "check") {
+    throw new UsageError("Flag --url belongs to gateway healthcheck and gateway check");
+  }
   if (booleans.has("--json") && !(command === "providers" && positionals[0] === "list")) {
     throw new UsageError("Flag --json belongs to gateway providers list");
   }
@@ -303,6 +307,11 @@ export function parseCommandLine(
   };
   switch (command) {
     case "check": {
+      const url = commandFlags.get("--url");
+      if (url !== undefined) {
+        expectPositionals("check --url", positionals, 0);
+        return { kind: "check-url", url, config };
+      }
       expectPositionals(command, positionals, 1);
       return { kind: "check", dir: resolve(positionals[0]!), config };
     }

@@ -171,7 +171,20 @@ export class Gateway {
    */
   #recordInRegistry(found: DiscoveryResult, persist: boolean): void {
     const now = new Date().toISOString();
+    // External providers live in the registry alone (their tokens' hashes too): if the file is
+    // deleted or found corrupt, the ones this gateway knows are written back, never lost silently.
+    const knownExternals = this.registry.list().filter((entry) => entry.external);
+    let lost = false;
     const record = (registry: Registry) => {
+      if (lost || registry.lastLoad === "missing") {
+        const restored = knownExternals.filter((entry) => !registry.get(entry.code));
+        for (const entry of restored) registry.put(entry);
+        if (restored.length > 0) {
+          this.#log.warn(
+            `The registry ${registry.file} was ${lost ? "corrupt" : "missing"}: wrote back the external providers this gateway knows (${restored.map((e) => e.code).join(", ")}), tokens included`,
+          );
+        }
+      }
       for (const { manifest, dir } of found.providers) {
         const registered = registry.get(manifest.code);
         if (registered && registered.source === dir && registered.version === manifest.version) continue;
@@ -185,8 +198,10 @@ export class Gateway {
         });
       }
     };
-    const onCorrupt = (error: RegistryCorruptError) =>
+    const onCorrupt = (error: RegistryCorruptError) => {
+      lost = true;
       this.#problem({ level: "error", file: error.file, message: error.message });
+    };
     try {
       if (persist) this.registry.update(record, { onCorrupt });
       else {

@@ -82,6 +82,8 @@ export class Registry {
   #known: string | null = null;
   /** Entries changed since the last load or save. */
   #dirty = false;
+  /** What the last load found: the file read, no file, or a corrupt one (kept aside). */
+  lastLoad: "read" | "missing" | "corrupt" = "missing";
 
   constructor(file: string) {
     this.file = file;
@@ -140,12 +142,14 @@ export class Registry {
         this.#entries.clear();
         this.#known = null;
         this.#dirty = false;
+        this.lastLoad = "missing";
         return;
       }
       throw new Error(`Cannot read registry ${this.file}: ${(error as Error).message}`);
     }
     this.#known = text;
     this.#dirty = false;
+    this.lastLoad = "read";
     let reason: string | undefined;
     let parsed: z.infer<typeof RegistryFileSchema> | undefined;
     try {
@@ -167,6 +171,7 @@ export class Registry {
       renameSync(this.file, keptAs);
       this.#entries.clear();
       this.#known = null;
+      this.lastLoad = "corrupt";
       throw new RegistryCorruptError(this.file, keptAs, reason ?? "unknown reason");
     }
     this.#entries = new Map(parsed.providers.map((entry) => [entry.code, entry]));

@@ -4,7 +4,7 @@
  * gateway restart, and the strict admin API.
  */
 import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   addEchoProvider,
@@ -283,6 +283,29 @@ describe("lifecycle", () => {
     expect((await agentCall(`${second.url}/_gateway/providers/kept/heartbeat`, c.auth_token)).status).toBe(
       200,
     );
+  });
+});
+
+describe("the registry", () => {
+  test("deleted, or overwritten with junk, it never loses an external provider: it is written back, its token still works", async () => {
+    const space = makeSpace();
+    const gw = await spawnGateway(serveArgs(space));
+    const c = (await createExternal(gw.url, { code: "durable", runtime: "external" })).body.connection;
+    const file = join(space.providersDir, "registry.yaml");
+    rmSync(file);
+    await waitFor(
+      "the registry to be written back",
+      () => existsSync(file) && readFileSync(file, "utf8").includes("code: durable"),
+    );
+    expect(readFileSync(file, "utf8")).toContain("token_sha256");
+    expect((await agentCall(c.heartbeat_endpoint, c.auth_token)).status).toBe(200);
+    writeFileSync(file, "providers: [not: a, registry");
+    await waitFor("the junk kept aside and the registry written back", () => {
+      const kept = readdirSync(space.providersDir).some((name) => name.startsWith("registry.yaml.bad-"));
+      return kept && readFileSync(file, "utf8").includes("code: durable");
+    });
+    expect((await agentCall(c.heartbeat_endpoint, c.auth_token)).status).toBe(200);
+    expect(gw.stderr()).toContain("wrote back the external providers this gateway knows (durable)");
   });
 });
 

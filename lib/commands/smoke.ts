@@ -74,7 +74,7 @@ export async function smoke(
  */
 export async function runChecks(
   gateway: Gateway,
-  options: { timeoutMs?: number; validateDocument?: boolean } = {},
+  options: { timeoutMs?: number; validateDocument?: boolean; externals?: boolean } = {},
 ): Promise<SmokeCheck[]> {
   const checks: SmokeCheck[] = [];
   for (const problem of gateway.problems) {
@@ -99,7 +99,9 @@ export async function runChecks(
       checks.push({ provider: manifest.code, check: "start", ok: false, detail: supervisor.lastError });
       continue;
     }
-    if (!launchable) continue;
+    // External providers are checked only when asked (check --url): their agents are elsewhere.
+    const external = manifest.runtime === "external";
+    if (!launchable && !(external && options.externals)) continue;
     const ready = supervisor.status === "ready";
     checks.push({
       provider: manifest.code,
