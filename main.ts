@@ -55,6 +55,8 @@ async function main(): Promise<number> {
       });
     case "serve":
       return (await import("./lib/commands/serve.ts")).serve(command.config, runtime, VERSION);
+    case "mcp":
+      return (await import("./lib/commands/serve.ts")).serve(command.config, runtime, VERSION, { mcp: true });
   }
 }
 

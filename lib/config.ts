@@ -57,6 +57,7 @@ export type Command =
       config: Config;
     }
   | { kind: "healthcheck"; url: string }
+  | { kind: "mcp"; config: Config }
   | { kind: "help" }
   | { kind: "version" };
 
@@ -68,7 +69,7 @@ export class UsageError extends Error {
 /** Flags that only some commands take, outside the settings table: healthcheck's, smoke's. */
 const COMMAND_FLAGS = ["--url", "--junit", "--timeout"] as const;
 const BOOLEAN_FLAGS = ["--help", "-h", "--version", "-V", "--json"] as const;
-const COMMANDS = ["serve", "check", "smoke", "providers", "healthcheck"] as const;
+const COMMANDS = ["serve", "check", "smoke", "providers", "healthcheck", "mcp"] as const;
 
 const SETTING_LIST = Object.entries(SETTINGS) as Array<[SettingName, Setting]>;
 const BY_FLAG = new Map(SETTING_LIST.map(([name, setting]) => [setting.flag as string, name]));
@@ -84,6 +85,7 @@ Usage:
                                         start all, verify, report (JUnit XML to FILE), stop;
                                         providers not ready within DURATION (60s) fail; exit 0 or 1
   gateway providers list [--json] | enable|disable|remove CODE [--providers-dir DIR]
+  gateway mcp [flags]                   serve, plus an MCP server on stdin/stdout (port 0 unless given)
   gateway healthcheck [--url URL]       exit 0 iff /healthz answers 200
   gateway --help | --version
 
@@ -338,6 +340,12 @@ export function parseCommandLine(
       }
       expectPositionals(`providers ${action}`, positionals, 1);
       return { kind: "providers", action, code: positionals[0]!, config };
+    }
+    case "mcp": {
+      expectPositionals(command, positionals, 0);
+      // Its listener is on an ephemeral port unless one is asked for: the client talks over stdio.
+      const portGiven = args.values.has("port") || fromEnv("port") !== undefined || file.has("port");
+      return { kind: "mcp", config: portGiven ? config : { ...config, port: 0 } };
     }
     default:
       expectPositionals("serve", positionals, 0);

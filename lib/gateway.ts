@@ -485,6 +485,11 @@ export class Gateway {
     return entry && providerView(entry);
   }
 
+  /** The gateway's logger (for the parts that live beside it, such as the MCP server). */
+  get logger(): Logger {
+    return this.#log;
+  }
+
   /** Subscribes to status changes; returns the unsubscribe function. */
   subscribe(listener: (event: StatusEvent) => void): () => void {
     this.#listeners.add(listener);

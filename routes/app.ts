@@ -6,6 +6,7 @@ import { docsRoutes } from "./docs.ts";
 import type { AppEnv } from "./env.ts";
 import { externalRoutes } from "./external.ts";
 import { healthRoutes } from "./health.ts";
+import { mcpRoutes } from "./mcp.ts";
 import { metricsRoutes } from "./metrics.ts";
 import { openApiRoutes } from "./openapi.ts";
 import { providerRoutes } from "./providers.ts";
@@ -16,6 +17,7 @@ export function createApp(gateway: Gateway, options: { version: string }): Hono<
   const app = new Hono<AppEnv>();
   app.route("/", healthRoutes(gateway));
   app.route("/", metricsRoutes(gateway, options));
+  app.route("/", mcpRoutes(gateway, options));
   app.route("/", externalRoutes(gateway));
   app.route("/", providerRoutes(gateway));
   app.route("/", openApiRoutes(gateway, options.version));

@@ -43,7 +43,7 @@ export async function readJsonBody<T>(c: Context<AppEnv>, schema: z.ZodType<T>):
 }
 
 /** The body as text, refusing (413) past `limit` bytes even when no length was declared. */
-async function readLimited(request: Request, limit: number): Promise<string> {
+export async function readLimited(request: Request, limit: number): Promise<string> {
   if (!request.body) return "";
   const chunks: Uint8Array[] = [];
   let size = 0;

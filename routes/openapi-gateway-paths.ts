@@ -146,6 +146,50 @@ const ROUTES: Route[] = [
     },
   },
   {
+    method: "post",
+    path: "/mcp",
+    operationId: "mcpPost",
+    summary: "MCP over streamable HTTP: a JSON-RPC message of a session (initialize starts one)",
+    description:
+      "The same tools and resources as `gateway mcp`: one tool per operation of every ready provider, gateway_search, gateway_describe, gateway_call and the gateway tools. The session is in the Mcp-Session-Id header.",
+    admin: true,
+    requestBody: { required: true, content: { "application/json": { schema: { type: "object" } } } },
+    responses: {
+      "200": {
+        description: "The JSON-RPC answer, as JSON or as a server-sent event stream",
+        content: { "application/json": {}, "text/event-stream": {} },
+      },
+      "202": { description: "A notification or response was accepted" },
+      "400": { description: "Not a JSON-RPC message, or no session for it" },
+      "403": problem("The Origin is not the gateway's own"),
+      "404": { description: "No such session (it ended): initialize again" },
+      "413": problem("The body is larger than 4 MiB"),
+    },
+  },
+  {
+    method: "get",
+    path: "/mcp",
+    operationId: "mcpStream",
+    summary: "MCP over streamable HTTP: the server-sent event stream of a session's notifications",
+    admin: true,
+    responses: {
+      "200": { description: "The event stream", content: { "text/event-stream": {} } },
+      "400": { description: "No Mcp-Session-Id" },
+      "404": { description: "No such session (it ended): initialize again" },
+    },
+  },
+  {
+    method: "delete",
+    path: "/mcp",
+    operationId: "mcpEnd",
+    summary: "MCP over streamable HTTP: ends a session",
+    admin: true,
+    responses: {
+      "200": { description: "The session ended" },
+      "404": { description: "No such session" },
+    },
+  },
+  {
     method: "get",
     path: "/readyz",
     operationId: "readyz",

@@ -221,10 +221,56 @@ async function listen(
   };
 }
 
+/**
+ * The MCP server of `gateway mcp` on stdin/stdout (lib/mcp/server.ts), over the running gateway;
+ * `onEnd` is called when stdin closes. Loaded only for `gateway mcp`.
+ */
+async function serveMcpOnStdio(
+  gateway: Gateway,
+  config: Config,
+  version: string,
+  logger: Logger,
+  onEnd: () => void,
+): Promise<{ close(): Promise<void> }> {
+  const [{ McpHub }, { StdioServerTransport }] = await Promise.all([
+    import("../mcp/server.ts"),
+    import("@modelcontextprotocol/sdk/server/stdio.js"),
+  ]);
+  const hub = new McpHub({
+    gatewayUrl: () => gateway.url,
+    adminToken: config.adminToken,
+    version,
+    subscribe: (listener) => gateway.subscribe(listener),
+    logger,
+  });
+  const server = hub.server();
+  await server.connect(new StdioServerTransport());
+  // Both events may come; the gateway stops once.
+  let ended = false;
+  const endOnce = () => {
+    if (!ended) onEnd();
+    ended = true;
+  };
+  process.stdin.once("end", endOnce);
+  process.stdin.once("close", endOnce);
+  return {
+    async close() {
+      hub.close();
+      await server.close().catch(() => {});
+    },
+  };
+}
+
 /** `gateway serve`: runs until SIGTERM or SIGINT. Returns the exit code. */
-export async function serve(config: Config, adapter: RuntimeAdapter, version: string): Promise<number> {
-  // Logs onto stderr, bounded; on a terminal, a live start-up view on stdout (lib/supervisor/display.ts).
-  const { logger, display } = serveOutput(config);
+export async function serve(
+  config: Config,
+  adapter: RuntimeAdapter,
+  version: string,
+  options: { mcp?: boolean } = {},
+): Promise<number> {
+  // Logs onto stderr, bounded; on a terminal, a live start-up view on stdout
+  // (lib/supervisor/display.ts), but never in `gateway mcp`, whose stdout is the protocol's alone.
+  const { logger, display } = serveOutput(config, { display: !options.mcp });
   // Signals are handled from the first moment: one that arrives while the gateway is still
   // loading, reaping orphans or opening its listener is acted on as soon as it can be.
   let onStopSignal: ((signal: string) => void) | null = null;
@@ -250,8 +296,12 @@ export async function serve(config: Config, adapter: RuntimeAdapter, version: st
     return 1;
   }
   const { gateway } = running;
-  if (config.logFormat === "json") logger.info("listening", { url: gateway.url });
+  if (config.logFormat === "json" || options.mcp) logger.info("listening", { url: gateway.url });
   else process.stdout.write(`gateway listening on ${gateway.url}\n`);
+  // `gateway mcp`: the MCP server on stdin/stdout; closing stdin stops the gateway as SIGTERM does.
+  const mcp = options.mcp
+    ? await serveMcpOnStdio(gateway, config, version, logger, () => onStopSignal?.("stdin closed"))
+    : undefined;
   // So `gateway providers enable|disable` can tell whether this gateway took its change.
   const withdraw = announceInstance(config.registryFile, gateway.url, config.watch);
   void display?.follow(gateway);
@@ -276,6 +326,7 @@ export async function serve(config: Config, adapter: RuntimeAdapter, version: st
       unwatch();
       unwatchTls();
       logger.info(`${signal}: stopping`);
+      void mcp?.close();
       void running.shutdown().then(() => {
         withdraw();
         logger.info("stopped");

@@ -55,12 +55,18 @@ export function boundedLineWriter(
  * stdout is a terminal and the format is pretty, the live {@link StartupDisplay} its lines go
  * around.
  */
-export function serveOutput(config: { logLevel: LogLevel; logFormat: LogFormat }): {
+export function serveOutput(
+  config: { logLevel: LogLevel; logFormat: LogFormat },
+  options: { display?: boolean } = {},
+): {
   logger: Logger;
   display?: StartupDisplay;
 } {
   const stdout = process.stdout;
-  const display = config.logFormat === "pretty" && stdout.isTTY ? new StartupDisplay(stdout) : undefined;
+  const display =
+    options.display !== false && config.logFormat === "pretty" && stdout.isTTY
+      ? new StartupDisplay(stdout)
+      : undefined;
   let logger: Logger | undefined;
   const toStderr = boundedLineWriter(process.stderr, {
     onDropped: (count) =>
