@@ -76,6 +76,7 @@ export class Gateway {
   readonly #adapter: RuntimeAdapter;
   readonly #log: Logger;
   readonly #listeners = new Set<(event: StatusEvent) => void>();
+  readonly #documentListeners = new Set<() => void>();
   readonly #specs: ProviderSpecs;
   /** External providers: their creation, tokens, agents' authentication, the heartbeat timer. */
   readonly externals: ExternalProviders;
@@ -94,7 +95,7 @@ export class Gateway {
     this.#specs = new ProviderSpecs({
       current: (code) => this.providers.get(code),
       anyStarting: () => this.#anyStarting(),
-      changed: () => this.revision++,
+      changed: () => this.#documentChanged(),
       watch: config.watch,
       log: deps.logger,
     });
@@ -324,7 +325,7 @@ export class Gateway {
     this.table = new NamespaceTable(
       [...this.providers.values()].filter((entry) => entry.mounted).map((entry) => entry.target),
     );
-    this.revision++;
+    this.#documentChanged();
     return { retired, fresh };
   }
 
@@ -490,6 +491,20 @@ export class Gateway {
     return this.#log;
   }
 
+  /**
+   * Calls `listener` whenever the merged document may have changed: a status, a provider's spec,
+   * the set of providers. Returns the unsubscribe function.
+   */
+  onDocumentChange(listener: () => void): () => void {
+    this.#documentListeners.add(listener);
+    return () => this.#documentListeners.delete(listener);
+  }
+
+  #documentChanged(): void {
+    this.revision++;
+    for (const listener of this.#documentListeners) listener();
+  }
+
   /** Subscribes to status changes; returns the unsubscribe function. */
   subscribe(listener: (event: StatusEvent) => void): () => void {
     this.#listeners.add(listener);
@@ -543,7 +558,7 @@ export class Gateway {
   }
 
   #onStatus(event: StatusEvent): void {
-    this.revision++;
+    this.#documentChanged();
     if (event.to === "ready") this.#specs.providerReady(event.code);
     this.#specs.fetchSoon();
     for (const listener of this.#listeners) listener(event);

@@ -30,10 +30,9 @@ export function mcpRoutes(gateway: Gateway, options: { version: string }): Hono<
       import("@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js"),
     ]).then(([{ McpHub }, { WebStandardStreamableHTTPServerTransport }]) => ({
       hub: new McpHub({
-        gatewayUrl: () => gateway.url,
+        gateway: Promise.resolve(gateway),
         adminToken: gateway.config.adminToken,
         version: options.version,
-        subscribe: (listener) => gateway.subscribe(listener),
         logger: gateway.logger,
       }),
       Transport: WebStandardStreamableHTTPServerTransport as never,

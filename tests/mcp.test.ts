@@ -315,6 +315,19 @@ describe("gateway mcp on stdio", () => {
     expect(await waitForTool(client, "tools_list_items")).toEqual(before);
   });
 
+  test("a call made while its provider restarts waits for the new process instead of failing", async () => {
+    const space = makeSpace();
+    addTools(space);
+    const { client } = await startStdio(space);
+    await waitForTool(client, "tools_get_item");
+    const restarted = await call(client, "gateway_restart", { code: "tools" });
+    expect(restarted.isError).toBeFalsy();
+    const item = await call(client, "tools_get_item", { id: "1" });
+    expect(texts(item)).not.toContain("HTTP");
+    expect(item.isError).toBeFalsy();
+    expect(item.structuredContent).toMatchObject({ id: "1" });
+  });
+
   test("search, describe and call reach every operation, and the gateway tools follow the admin API's rules", async () => {
     const space = makeSpace();
     addTools(space);
@@ -365,7 +378,19 @@ describe("gateway mcp on stdio", () => {
     expect(resources.map((r) => r.uri)).toEqual([
       "openapi://gateway",
       "gateway://providers",
+      "gateway://skipped",
       "openapi://tools",
+    ]);
+    const skipped = JSON.parse(
+      ((await client.readResource({ uri: "gateway://skipped" })).contents[0] as { text: string }).text,
+    );
+    expect(skipped.skipped).toEqual([
+      {
+        provider: "tools",
+        method: "POST",
+        path: "/api/v1/tools/import",
+        reason: expect.stringContaining("application/xml"),
+      },
     ]);
     const merged = JSON.parse(
       ((await client.readResource({ uri: "openapi://gateway" })).contents[0] as { text: string }).text,

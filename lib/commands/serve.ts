@@ -222,11 +222,12 @@ async function listen(
 }
 
 /**
- * The MCP server of `gateway mcp` on stdin/stdout (lib/mcp/server.ts), over the running gateway;
- * `onEnd` is called when stdin closes. Loaded only for `gateway mcp`.
+ * The MCP server of `gateway mcp` on stdin/stdout (lib/mcp/server.ts). It is connected before the
+ * gateway listens, so `initialize` is answered at once; what needs the gateway waits for
+ * `gateway`. `onEnd` is called (once) when stdin closes. Loaded only for `gateway mcp`.
  */
 async function serveMcpOnStdio(
-  gateway: Gateway,
+  gateway: Promise<Gateway>,
   config: Config,
   version: string,
   logger: Logger,
@@ -236,15 +237,12 @@ async function serveMcpOnStdio(
     import("../mcp/server.ts"),
     import("@modelcontextprotocol/sdk/server/stdio.js"),
   ]);
-  const hub = new McpHub({
-    gatewayUrl: () => gateway.url,
-    adminToken: config.adminToken,
-    version,
-    subscribe: (listener) => gateway.subscribe(listener),
-    logger,
-  });
+  const hub = new McpHub({ gateway, adminToken: config.adminToken, version, logger });
   const server = hub.server();
   await server.connect(new StdioServerTransport());
+  // One turn of the event loop: an `initialize` already waiting on stdin is answered before the
+  // gateway's synchronous start-up work (discovery, spawning) runs.
+  await new Promise((resolve) => setTimeout(resolve, 0));
   // Both events may come; the gateway stops once.
   let ended = false;
   const endOnce = () => {
@@ -288,20 +286,35 @@ export async function serve(
     else earlyHangUp = true;
   });
 
+  // `gateway mcp`: the MCP server on stdin/stdout, before anything else; closing stdin stops the
+  // gateway as SIGTERM does.
+  let listening: (gateway: Gateway) => void = () => {};
+  const mcp = options.mcp
+    ? await serveMcpOnStdio(
+        new Promise<Gateway>((resolve) => {
+          listening = resolve;
+        }),
+        config,
+        version,
+        logger,
+        () => {
+          if (onStopSignal) onStopSignal("stdin closed");
+          else earlyStop ??= "stdin closed";
+        },
+      )
+    : undefined;
   let running: RunningGateway;
   try {
     running = await startGateway(config, adapter, { version, logger });
   } catch (error) {
     logger.error(`Cannot listen on ${config.host}:${config.port}: ${(error as Error).message}`);
+    await mcp?.close();
     return 1;
   }
   const { gateway } = running;
+  listening(gateway);
   if (config.logFormat === "json" || options.mcp) logger.info("listening", { url: gateway.url });
   else process.stdout.write(`gateway listening on ${gateway.url}\n`);
-  // `gateway mcp`: the MCP server on stdin/stdout; closing stdin stops the gateway as SIGTERM does.
-  const mcp = options.mcp
-    ? await serveMcpOnStdio(gateway, config, version, logger, () => onStopSignal?.("stdin closed"))
-    : undefined;
   // So `gateway providers enable|disable` can tell whether this gateway took its change.
   const withdraw = announceInstance(config.registryFile, gateway.url, config.watch);
   void display?.follow(gateway);

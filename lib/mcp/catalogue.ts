@@ -1,5 +1,6 @@
 /**
- * The MCP tools of the providers: one per operation of every ready provider, read from the live
+ * The MCP tools of the providers: one per operation of every provider with a spec (listed while
+ * it is ready; callable while it starts or restarts, so a call then waits instead of failing), read from the live
  * merged OpenAPI document (`/openapi.json`, fetched with its ETag, so an unchanged document costs
  * a 304). Names are stable: the merged operationId made to fit `[a-z][a-z0-9_]`, at most 48
  * characters (room for a client's `mcp__gateway__` prefix within 64); a name that had to be cut,
@@ -35,6 +36,8 @@ export interface OperationTool {
   bodyType?: string;
   /** One line for search results. */
   summary: string;
+  /** Whether its provider is ready now: only then is the tool listed. */
+  ready: boolean;
 }
 
 export interface Skipped {
@@ -80,7 +83,8 @@ function owner(path: string, providers: Array<{ code: string; namespace: string 
 }
 
 /**
- * The operation tools of `document` (the merged OpenAPI document), for its ready providers, in
+ * The operation tools of `document` (the merged OpenAPI document), for all its providers (`ready`
+ * says whose are listed; names never depend on it), in
  * a stable order; and what was left out, with the reason.
  */
 export function buildTools(
@@ -107,7 +111,7 @@ export function buildTools(
   for (const path of Object.keys(paths).sort()) {
     const pathItem = paths[path];
     const provider = owner(path, providers);
-    if (!provider || !ready.has(provider) || !isObject(pathItem)) continue;
+    if (!provider || !isObject(pathItem)) continue;
     for (const method of METHODS) {
       const operation = pathItem[method];
       if (isObject(operation)) candidates.push({ provider, path, method, pathItem, operation });
@@ -156,6 +160,7 @@ export function buildTools(
         places: input.places,
         bodyType: input.bodyType,
         summary: `${upper} ${path}${summary ? `: ${summary}` : ""}`,
+        ready: ready.has(provider),
       };
       const checked = ToolSchema.safeParse(publicTool(tool));
       if (!checked.success)

@@ -30,14 +30,23 @@ import {
 export const TOOL_BUDGET = 100;
 const LIST_CHANGED_DEBOUNCE_MS = 300;
 
-export interface HubOptions {
+/** What the hub needs of the gateway it serves. */
+export interface GatewayLink {
   /** The gateway's base URL (its listener). */
-  gatewayUrl: () => string;
+  readonly url: string;
+  /** Calls `listener` whenever the merged document may have changed; returns the unsubscribe function. */
+  onDocumentChange(listener: () => void): () => void;
+}
+
+export interface HubOptions {
+  /**
+   * The gateway, once it listens. `gateway mcp` makes the hub before that, so `initialize` is
+   * answered at once; a request that needs the gateway waits for it.
+   */
+  gateway: Promise<GatewayLink>;
   /** Sent to the admin API by the gateway tools (the gateway's own --admin-token). */
   adminToken?: string;
   version: string;
-  /** Calls `listener` on every provider status change; returns the unsubscribe function. */
-  subscribe: (listener: () => void) => () => void;
   logger: Logger;
 }
 
@@ -121,23 +130,42 @@ export class McpHub {
   /** The operation tools' names as last listed or announced: a change of them is announced. */
   #names: string | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
-  readonly #unsubscribe: () => void;
+  #unsubscribe = () => {};
+  #closed = false;
+  /** Whether the document may have changed since it was fetched (else a call skips the 304 round trip). */
+  #stale = true;
 
   constructor(options: HubOptions) {
     this.#options = options;
-    this.#unsubscribe = options.subscribe(() => this.#soon());
+    void options.gateway.then((gateway) => {
+      if (!this.#closed) {
+        this.#unsubscribe = gateway.onDocumentChange(() => {
+          this.#stale = true;
+          this.#soon();
+        });
+      }
+    });
   }
 
   /** Stops following the gateway. */
   close(): void {
+    this.#closed = true;
     this.#unsubscribe();
     clearTimeout(this.#timer);
   }
 
-  /** The operation tools now (the merged document fetched anew when it changed). */
+  /**
+   * Every operation tool now (the merged document fetched anew when it changed), ready or not:
+   * a call to one whose provider is restarting waits for it.
+   */
   async tools(): Promise<OperationTool[]> {
     await this.#refresh();
     return this.#tools;
+  }
+
+  /** The operation tools of the providers that are ready now: the ones listed and searched. */
+  async listed(): Promise<OperationTool[]> {
+    return (await this.tools()).filter((tool) => tool.ready);
   }
 
   /** Operations left out of the tool list, and why. */
@@ -156,7 +184,7 @@ export class McpHub {
       },
     );
     server.setRequestHandler(ListToolsRequestSchema, async () => {
-      const tools = await this.tools();
+      const tools = await this.listed();
       this.#names ??= tools.map((t) => t.name).join(",");
       const listed = tools.length > TOOL_BUDGET ? [] : tools.map(publicTool);
       return { tools: [...listed, ...gatewayToolList()] } as never;
@@ -185,6 +213,11 @@ export class McpHub {
             name: "The providers and their status",
             mimeType: "application/json",
           },
+          {
+            uri: "gateway://skipped",
+            name: "Operations that are not tools, and why",
+            mimeType: "application/json",
+          },
           ...providers.map((code) => ({
             uri: `openapi://${code}`,
             name: `The OpenAPI document of provider ${code}`,
@@ -197,13 +230,21 @@ export class McpHub {
       const { uri } = request.params;
       const stored = this.#responses.get(uri);
       if (stored) return { contents: [{ uri, mimeType: stored.mimeType, text: stored.text }] };
+      if (uri === "gateway://skipped") {
+        await this.#refresh();
+        return {
+          contents: [
+            { uri, mimeType: "application/json", text: JSON.stringify({ skipped: this.#skipped }, null, 2) },
+          ],
+        };
+      }
       let path: string | undefined;
       if (uri === "openapi://gateway") path = "/openapi.json";
       else if (uri === "gateway://providers") path = "/_gateway/providers";
       else if (/^openapi:\/\/[a-z0-9][a-z0-9-]{0,62}$/.test(uri))
         path = `/_gateway/providers/${uri.slice(10)}/openapi.json`;
       if (!path) throw new Error(`No resource ${uri}; resources/list names them`);
-      const response = await fetch(`${this.#options.gatewayUrl()}${path}`);
+      const response = await fetch(`${await this.#base()}${path}`);
       const text = await response.text();
       if (!response.ok) throw new Error(`${uri}: HTTP ${response.status} ${text.slice(0, 300)}`);
       return { contents: [{ uri, mimeType: "application/json", text }] };
@@ -235,7 +276,7 @@ export class McpHub {
     const wrong = checkArguments(tool, args);
     if (wrong) return failure(`Invalid arguments for ${tool.name}: ${wrong}`);
     return callOperation(tool, args, {
-      gatewayUrl: this.#options.gatewayUrl(),
+      gatewayUrl: await this.#base(),
       signal,
       responses: this.#responses,
       onWait,
@@ -259,7 +300,7 @@ export class McpHub {
     const args = parsed.data as Json;
     switch (name) {
       case "gateway_search": {
-        const all = searchTools(await this.tools(), String(args.query), args.provider as string | undefined);
+        const all = searchTools(await this.listed(), String(args.query), args.provider as string | undefined);
         const found = all.slice(0, 20);
         const rows = found.map((t) => ({
           name: t.name,
@@ -306,18 +347,31 @@ export class McpHub {
     const headers: Record<string, string> = this.#options.adminToken
       ? { authorization: `Bearer ${this.#options.adminToken}` }
       : {};
-    const response = await fetch(`${this.#options.gatewayUrl()}${path}`, { method, headers, signal });
+    const response = await fetch(`${await this.#base()}${path}`, { method, headers, signal });
     const body = (await response.json().catch(() => ({}))) as Json;
     if (!response.ok)
       return failure(`HTTP ${response.status}: ${String(body.detail ?? response.statusText)}`);
     return json(body);
   }
 
+  async #base(): Promise<string> {
+    return (await this.#options.gateway).url;
+  }
+
   /** Fetches the merged document when it changed (by its ETag) and rebuilds the tools. */
   async #refresh(): Promise<void> {
-    const base = this.#options.gatewayUrl();
+    const base = await this.#base();
+    if (!this.#stale && this.#document) return;
+    // Cleared before the fetch: a change while it is under way makes the next call fetch again.
+    this.#stale = false;
     const headers: Record<string, string> = this.#document ? { "if-none-match": this.#document.etag } : {};
-    const response = await fetch(`${base}/openapi.json`, { headers });
+    let response: Response;
+    try {
+      response = await fetch(`${base}/openapi.json`, { headers });
+    } catch (error) {
+      this.#stale = true;
+      throw error;
+    }
     if (response.status === 304 && this.#document) return;
     const value = (await response.json()) as Json;
     this.#document = { etag: response.headers.get("etag") ?? "", value };
@@ -343,7 +397,7 @@ export class McpHub {
     clearTimeout(this.#timer);
     this.#timer = setTimeout(async () => {
       try {
-        const names = (await this.tools()).map((t) => t.name).join(",");
+        const names = (await this.listed()).map((t) => t.name).join(",");
         if (names === this.#names) return;
         this.#names = names;
         for (const server of this.#servers) void server.sendToolListChanged().catch(() => {});
