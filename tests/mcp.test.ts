@@ -6,7 +6,7 @@
  * can send.
  */
 import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
@@ -324,6 +324,29 @@ describe("gateway mcp on stdio", () => {
     expect(restarted.isError).toBeFalsy();
     const item = await call(client, "tools_get_item", { id: "1" });
     expect(texts(item)).not.toContain("HTTP");
+    expect(item.isError).toBeFalsy();
+    expect(item.structuredContent).toMatchObject({ id: "1" });
+  });
+
+  test("a call to a provider that stays starting past its hold waits on, with progress notifications", async () => {
+    const space = makeSpace();
+    const flag = join(space.root, "ready");
+    writeFileSync(flag, "");
+    addFixtureProvider(space, "tools", "tools.ts", { env: { READY_FLAG: flag }, hold: "300ms" });
+    const { client } = await startStdio(space);
+    await waitForTool(client, "tools_get_item");
+    rmSync(flag);
+    await call(client, "gateway_restart", { code: "tools" });
+    const progress: string[] = [];
+    const pending = client.callTool({ name: "tools_get_item", arguments: { id: "1" } }, undefined, {
+      onprogress: (notification) => {
+        progress.push(notification.message ?? "");
+      },
+    });
+    await waitFor("a progress notification", () => progress.length > 0);
+    expect(progress[0]).toMatch(/"tools" is (starting|restarting)/);
+    writeFileSync(flag, "");
+    const item = (await pending) as CallToolResult;
     expect(item.isError).toBeFalsy();
     expect(item.structuredContent).toMatchObject({ id: "1" });
   });
