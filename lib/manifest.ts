@@ -94,7 +94,8 @@ export const ManifestSchema = z.object({
   restart: RestartSchema.default(RestartSchema.parse({})),
   depends_on: z.array(z.string()).default([]),
   element: ElementSchema.optional(),
-  spec: z.string().min(1).optional(),
+  /** A spec file in the provider dir; `false`: it has none (`GET /openapi.json` is not tried). */
+  spec: z.union([z.string().min(1), z.literal(false)]).optional(),
   /** Grace period between SIGTERM and SIGKILL when stopping. */
   stop_timeout: duration("10s"),
   /** How long the proxy waits for the provider's response headers before answering 504. */
@@ -136,7 +137,7 @@ export interface Manifest {
   restart: { policy: "always" | "on-failure" | "never"; maxRestarts: number };
   dependsOn: string[];
   element?: { tag: string; source: string };
-  spec?: string;
+  spec?: string | false;
   stopTimeoutMs: number;
   timeoutMs: number;
   /** How long a request waits for the provider to be ready while it starts or restarts; 0: not at all. */

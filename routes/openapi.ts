@@ -40,7 +40,9 @@ export function openApiRoutes(gateway: Gateway, version: string): Hono<AppEnv> {
     const loaded = entry.openapi;
     const document = loaded?.document ?? loaded?.input;
     if (!loaded || !document) {
-      const why = loaded ? [...loaded.errors, ...loaded.warnings].join("; ") : "none loaded yet";
+      const why = loaded
+        ? [...loaded.errors, ...loaded.warnings, ...loaded.notes].join("; ")
+        : "none loaded yet";
       throw new HttpProblem(404, `Provider "${code}" has no spec: ${why}`);
     }
     return c.json({
@@ -51,6 +53,8 @@ export function openApiRoutes(gateway: Gateway, version: string): Hono<AppEnv> {
         valid: loaded.document !== undefined,
         errors: loaded.errors,
         warnings: loaded.warnings,
+        left_out: loaded.leftOut,
+        notes: loaded.notes,
       },
     });
   });
@@ -62,7 +66,8 @@ function providerInputs(gateway: Gateway): ProviderInput[] {
     const m = entry.discovered.manifest;
     const status = entry.supervisor.status;
     const notes: string[] = [];
-    if (!entry.openapi && !m.spec) {
+    if (m.spec === false) notes.push("No spec: the manifest says spec: false");
+    else if (!entry.openapi && !m.spec) {
       notes.push(
         entry.launchable || m.runtime === "external"
           ? "No spec yet: GET <upstream>/openapi.json is tried once the provider is ready"

@@ -199,6 +199,8 @@ describe("providers' specs", () => {
       openapi: "2.0",
       valid: true,
       errors: [],
+      left_out: [],
+      notes: [],
       warnings: [],
     });
 

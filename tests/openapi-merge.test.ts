@@ -177,6 +177,8 @@ describe("collisions", () => {
       errors: [],
       warnings: [],
       files: [],
+      leftOut: [],
+      notes: [],
     };
     const doc = merge([provider("a", a), provider("b", b), provider("gateway", gatewayLike)]);
     await expectValid(doc);
@@ -394,6 +396,8 @@ describe("providers in the document", () => {
       errors: [],
       warnings: [],
       files: [],
+      leftOut: [],
+      notes: [],
     };
     const doc = merge([provider("s", spec)]);
     expect(Object.keys(doc.paths!)).toContain("/api/v1/s/v2/a");

@@ -116,12 +116,16 @@ export async function runChecks(
     checks.push(await proxyCheck(gateway, manifest.code, manifest.namespace + (manifest.health.path ?? "/")));
     const spec = entry.openapi;
     if (manifest.spec || spec) {
+      // Operations left out as invalid fail the check: the rest is served, but CI is where to hear of them.
+      const leftOut = spec?.leftOut ?? [];
       checks.push({
         provider: manifest.code,
         check: "spec",
-        ok: spec?.document !== undefined,
+        ok: spec?.document !== undefined && leftOut.length === 0,
         detail: spec?.document
-          ? `${spec.source} loaded`
+          ? leftOut.length > 0
+            ? `${spec.source} loaded without ${leftOut.length} invalid operation(s): ${leftOut.map((l) => l.reason).join("; ")}`
+            : `${spec.source} loaded`
           : spec
             ? spec.errors.join("; ")
             : "the spec has not loaded yet",

@@ -41,6 +41,8 @@ export interface ProviderSummary {
   spec: { source: string; openapi: string | null; title: string | null; version: string | null } | null;
   errors: string[];
   warnings: string[];
+  /** Operations of its spec left out because they are invalid, with the sentence saying why. */
+  left_out: Array<{ method: string; path: string; reason: string }>;
 }
 
 /**
@@ -130,6 +132,7 @@ function summarize(provider: ProviderInput, warnings: string[]): ProviderSummary
       : null,
     errors: spec?.errors ?? [],
     warnings: spec ? warnings : (provider.notes ?? []),
+    left_out: spec?.leftOut ?? [],
   };
 }
 
@@ -147,6 +150,9 @@ function providerTag(
   if (provider.status !== "ready") description += `\n\nStatus: ${provider.status}.`;
   if (summary.errors.length > 0) {
     description += `\n\nIts spec is not included: ${summary.errors.join("; ")}`;
+  }
+  if (summary.left_out.length > 0) {
+    description += `\n\nLeft out of its spec, as invalid: ${summary.left_out.map((l) => l.reason).join("; ")}`;
   }
   const tag: Record<string, unknown> = { name, description };
   if (isObject(document?.externalDocs)) tag.externalDocs = document.externalDocs;

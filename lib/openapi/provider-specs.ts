@@ -58,7 +58,7 @@ export class ProviderSpecs {
     const { manifest } = entry.discovered;
     const generation = ++entry.specGeneration;
     const { loadSpecFile } = await loadSpecModule();
-    const loaded = await loadSpecFile(manifest.spec!, entry.discovered.dir);
+    const loaded = await loadSpecFile(manifest.spec as string, entry.discovered.dir);
     if (generation !== entry.specGeneration) return;
     const reload = entry.openapi !== undefined;
     this.#apply(entry, loaded);
@@ -119,7 +119,8 @@ export class ProviderSpecs {
 
   async #refreshUpstream(code: string): Promise<void> {
     const entry = this.#host.current(code);
-    if (!entry || entry.discovered.manifest.spec || !entry.supervisor.upstream) return;
+    // A spec file is loaded from the manifest instead; `spec: false` says there is none to fetch.
+    if (!entry || entry.discovered.manifest.spec !== undefined || !entry.supervisor.upstream) return;
     const generation = ++entry.specGeneration;
     const { loadUpstreamSpec } = await loadSpecModule();
     const loaded = await loadUpstreamSpec(entry.supervisor.upstream);
@@ -132,10 +133,21 @@ export class ProviderSpecs {
   #apply(entry: ProviderEntry, loaded: LoadedSpec): void {
     const code = entry.supervisor.code;
     const { log } = this.#host;
+    const before = entry.openapi;
     entry.openapi = loaded;
     if (loaded.errors.length > 0) log.warn(specLeftOutMessage(code, loaded), { provider: code });
     for (const warning of loaded.warnings)
       log.warn(`Spec of provider "${code}": ${warning}`, { provider: code });
+    // Said once: a restart that serves the same spec again does not repeat them.
+    const known = new Set(before?.leftOut.map((l) => l.reason));
+    for (const { reason } of loaded.leftOut.filter((l) => !known.has(l.reason))) {
+      log.warn(`Provider "${code}": an operation of its spec is left out of /openapi.json: ${reason}`, {
+        provider: code,
+      });
+    }
+    const noted = new Set(before?.notes);
+    for (const note of loaded.notes.filter((n) => !noted.has(n)))
+      log.info(`Provider "${code}": ${note}`, { provider: code });
     this.#host.changed();
   }
 }

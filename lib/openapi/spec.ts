@@ -3,6 +3,7 @@ import { isAbsolute, resolve } from "node:path";
 import { resolveInsideDir } from "../runtimes.ts";
 import { bundleDocument, bundleSpecFile } from "./bundle.ts";
 import { fetchUpstreamSpec, type OpenApiDocument, UpstreamStatusError } from "./load.ts";
+import { type LeftOut, salvageOperations } from "./operations.ts";
 import { upgradeSpec } from "./upgrade.ts";
 import { validateSpec } from "./validate.ts";
 
@@ -20,6 +21,10 @@ export interface LoadedSpec {
   errors: string[];
   /** Problems that did not stop it from being used, such as refused references. */
   warnings: string[];
+  /** Operations left out because they are invalid (the rest of the spec is used), and why. */
+  leftOut: LeftOut[];
+  /** Facts worth saying once, at info level: no spec served at all, for one. */
+  notes: string[];
   /** Files read or looked for: a change to any of them means loading it again. */
   files: string[];
 }
@@ -36,7 +41,7 @@ export async function loadSpecFile(spec: string, dir: string): Promise<LoadedSpe
   } catch (error) {
     // Watch where it should be: creating it loads it.
     const files = isAbsolute(spec) ? [spec] : [resolve(dir, spec)];
-    return { source, errors: [(error as Error).message], warnings: [], files };
+    return { source, errors: [(error as Error).message], warnings: [], files, leftOut: [], notes: [] };
   }
   let files = [file];
   try {
@@ -49,7 +54,7 @@ export async function loadSpecFile(spec: string, dir: string): Promise<LoadedSpe
       errors: bundled.errors,
     });
   } catch (error) {
-    return { source, errors: [(error as Error).message], warnings: [], files };
+    return { source, errors: [(error as Error).message], warnings: [], files, leftOut: [], notes: [] };
   }
 }
 
@@ -67,10 +72,19 @@ export async function loadUpstreamSpec(upstream: string, timeoutMs?: number): Pr
     });
   } catch (error) {
     if (error instanceof UpstreamStatusError && error.status === 404) {
-      // A provider need not describe itself: that is no error.
-      return { source, errors: [], warnings: [`No spec: ${error.message}`], files: [] };
+      // A provider need not describe itself (`python3 -m http.server` does not): no error, no warning.
+      return {
+        source,
+        errors: [],
+        warnings: [],
+        files: [],
+        leftOut: [],
+        // Without the upstream's address (its port changes with each start), so a restart that
+        // gets the same answer is recognised as nothing new to say.
+        notes: ["No spec: its GET /openapi.json answered 404 (spec: false in its manifest skips asking)"],
+      };
     }
-    return { source, errors: [(error as Error).message], warnings: [], files: [] };
+    return { source, errors: [(error as Error).message], warnings: [], files: [], leftOut: [], notes: [] };
   }
 }
 
@@ -80,16 +94,36 @@ async function prepare(
   found: { source: string; files: string[]; warnings: string[]; errors: string[] },
 ): Promise<LoadedSpec> {
   const { source, files, warnings } = found;
+  const none = { leftOut: [], notes: [] };
   const validation = await validateSpec(input);
   const inputVersion = validation.version ?? versionOf(input);
-  const errors = [...found.errors, ...validation.errors];
-  if (!validation.valid || found.errors.length > 0) {
-    if (errors.length === 0) errors.push("The document is not a valid OpenAPI document");
-    return { source, inputVersion, input, errors, warnings, files };
+  if (found.errors.length > 0) {
+    return {
+      source,
+      inputVersion,
+      input,
+      errors: [...found.errors, ...validation.errors],
+      warnings,
+      files,
+      ...none,
+    };
+  }
+  let valid = input;
+  let leftOut: LeftOut[] = [];
+  if (!validation.valid) {
+    // Checked operation by operation: the valid ones are kept, the others said why.
+    const salvaged = await salvageOperations(input, validation.raw);
+    if (!salvaged.document) {
+      const errors =
+        salvaged.errors.length > 0 ? salvaged.errors : ["The document is not a valid OpenAPI document"];
+      return { source, inputVersion, input, errors, warnings, files, ...none };
+    }
+    valid = salvaged.document;
+    leftOut = salvaged.leftOut;
   }
   let document: OpenApiDocument;
   try {
-    document = await upgradeSpec(input);
+    document = await upgradeSpec(valid, warnings);
   } catch (error) {
     return {
       source,
@@ -98,10 +132,11 @@ async function prepare(
       errors: [`Cannot upgrade it to OpenAPI 3.1: ${(error as Error).message}`],
       warnings,
       files,
+      ...none,
     };
   }
   if (inputVersion === "3.2") warnings.push("OpenAPI 3.2 is merged as it is into the 3.1 document");
-  return { source, inputVersion, document, errors: [], warnings, files };
+  return { source, inputVersion, document, errors: [], warnings, files, leftOut, notes: [] };
 }
 
 function versionOf(doc: OpenApiDocument): string | undefined {

@@ -1,4 +1,6 @@
+import { explainShared, type RawError } from "./explain.ts";
 import type { OpenApiDocument } from "./load.ts";
+import { parsePointer } from "./pointer.ts";
 import { scalarParser } from "./scalar.ts";
 
 /** What the validator found. */
@@ -6,8 +8,10 @@ export interface ValidationResult {
   valid: boolean;
   /** The version the validator read the document as: `2.0`, `3.0`, `3.1` or `3.2`. */
   version?: string;
-  /** `<JSON pointer>: <message>`, at most {@link MAX_ERRORS} of them (then a count of the rest). */
+  /** Sentences (./explain.ts), at most {@link MAX_ERRORS} of them (then a count of the rest). */
   errors: string[];
+  /** Every finding as the validator gave it, for sorting them by operation (./operations.ts). */
+  raw: RawError[];
 }
 
 /** How many validation errors are reported one by one. */
@@ -24,18 +28,30 @@ export async function validateSpec(document: OpenApiDocument): Promise<Validatio
   try {
     const { validate } = await scalarParser();
     const result = await validate({ ...document, info });
-    const errors = (result.errors ?? []).map((error) => {
-      const path = Array.isArray(error.path) ? toPointer(error.path) : (error.path ?? "");
-      return path ? `${path}: ${error.message}` : error.message;
-    });
-    return { valid: result.valid, version: result.version, errors: limit(errors) };
+    const raw = (result.errors ?? []).map((error) => ({
+      path: Array.isArray(error.path) ? error.path.map(String) : pointerSegments(error.path),
+      message: error.message,
+    }));
+    return {
+      valid: result.valid,
+      version: result.version,
+      errors: limit(raw.map((error) => explainShared(document, error))),
+      raw,
+    };
   } catch (error) {
-    return { valid: false, errors: [`The validator failed: ${(error as Error).message}`] };
+    const message = `The validator failed: ${(error as Error).message}`;
+    return { valid: false, errors: [message], raw: [{ path: [], message }] };
   }
 }
 
-function toPointer(path: string[]): string {
-  return path.map((segment) => `/${String(segment).replaceAll("~", "~0").replaceAll("/", "~1")}`).join("");
+/** The validator gives a JSON pointer as a string (some versions an array). */
+function pointerSegments(path: unknown): string[] {
+  if (typeof path !== "string" || path === "") return [];
+  try {
+    return parsePointer(path.startsWith("#") ? path.slice(1) : path);
+  } catch {
+    return [path];
+  }
 }
 
 function limit(errors: string[]): string[] {
