@@ -3,10 +3,12 @@ import type { Config } from "./config.ts";
 import { findDependencyProblems, stopWaves } from "./dependencies.ts";
 import { type DiscoveredProvider, type DiscoveryResult, discoverProviders, SKIPPED } from "./discovery.ts";
 import { ElementFiles } from "./elements.ts";
+import { EventJournal } from "./events.ts";
 import { resolverFor } from "./external/addresses.ts";
 import { ExternalProviders } from "./external/externals.ts";
 import { ExternalProvider } from "./external/provider.ts";
 import type { Logger } from "./logger.ts";
+import { TrafficHistory } from "./metrics/history.ts";
 import { namespaceConflict } from "./namespaces.ts";
 import { ProviderSpecs, specLeftOutMessage } from "./openapi/provider-specs.ts";
 import type { LoadedSpec } from "./openapi/spec.ts";
@@ -75,7 +77,16 @@ export class Gateway {
 
   readonly #adapter: RuntimeAdapter;
   readonly #log: Logger;
-  readonly #listeners = new Set<(event: StatusEvent) => void>();
+  readonly #listeners = new Set<(event: StatusEvent, id: number) => void>();
+  /** Every status change, numbered, for `GET /_gateway/events` and its `Last-Event-ID`. */
+  readonly events = new EventJournal();
+  /** The last minutes of each provider's traffic, sampled from its counters (the dashboard's sparklines). */
+  readonly trafficHistory = new TrafficHistory(() =>
+    [...this.providers.values()].map((entry) => ({
+      code: entry.supervisor.code,
+      traffic: entry.target.traffic,
+    })),
+  );
   readonly #documentListeners = new Set<() => void>();
   readonly #specs: ProviderSpecs;
   /** External providers: their creation, tokens, agents' authentication, the heartbeat timer. */
@@ -400,6 +411,7 @@ export class Gateway {
 
   /** Starts every enabled provider (or those given); each waits for its `depends_on` to be ready first. */
   start(entries: Iterable<ProviderEntry> = this.#startable()): void {
+    this.trafficHistory.start();
     this.externals.start(this.#externalKeepers());
     const cycle = findDependencyProblems(this.#dependents());
     for (const entry of entries) {
@@ -460,6 +472,7 @@ export class Gateway {
     this.#stopping = true;
     this.#specs.stop();
     this.externals.stop();
+    this.trafficHistory.stop();
     const waves = stopWaves(this.#dependents());
     for (const wave of waves) {
       await Promise.all(wave.map(({ entry }) => entry.supervisor.stop("gateway stopping")));
@@ -505,8 +518,8 @@ export class Gateway {
     for (const listener of this.#documentListeners) listener();
   }
 
-  /** Subscribes to status changes; returns the unsubscribe function. */
-  subscribe(listener: (event: StatusEvent) => void): () => void {
+  /** Subscribes to status changes (numbered as in {@link events}); returns the unsubscribe function. */
+  subscribe(listener: (event: StatusEvent, id: number) => void): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
   }
@@ -561,7 +574,8 @@ export class Gateway {
     this.#documentChanged();
     if (event.to === "ready") this.#specs.providerReady(event.code);
     this.#specs.fetchSoon();
-    for (const listener of this.#listeners) listener(event);
+    const { id } = this.events.append(event);
+    for (const listener of this.#listeners) listener(event, id);
   }
 
   /** Records a load problem; logs it unless the previous load had it too (a rescan repeats them all). */

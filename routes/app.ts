@@ -11,6 +11,7 @@ import { metricsRoutes } from "./metrics.ts";
 import { openApiRoutes } from "./openapi.ts";
 import { providerRoutes } from "./providers.ts";
 import { proxyHandler } from "./proxy.ts";
+import { uiRoutes } from "./ui.ts";
 
 /** The whole HTTP surface: gateway routes first, then the namespace proxy. */
 export function createApp(gateway: Gateway, options: { version: string }): Hono<AppEnv> {
@@ -23,6 +24,7 @@ export function createApp(gateway: Gateway, options: { version: string }): Hono<
   app.route("/", openApiRoutes(gateway, options.version));
   app.route("/", docsRoutes());
   app.route("/", assetRoutes(gateway));
+  app.route("/", uiRoutes(gateway));
   app.all("*", proxyHandler(gateway));
   app.onError((error) => {
     if (error instanceof HttpProblem) return error.toResponse();

@@ -4,6 +4,7 @@ import { Hono } from "hono";
 import type { Gateway } from "../lib/gateway.ts";
 import { HttpProblem } from "../lib/problem.ts";
 import type { AppEnv } from "./env.ts";
+import { DASHBOARD_CSP } from "./ui.ts";
 
 const CONTENT_TYPES: Record<string, string> = {
   ".js": "text/javascript; charset=utf-8",
@@ -39,6 +40,10 @@ export function assetRoutes(gateway: Gateway): Hono<AppEnv> {
     return c.body(body, 200, {
       "content-type": CONTENT_TYPES[extname(relative)] ?? "application/octet-stream",
       "cache-control": "no-cache",
+      // Served as what its extension says, never sniffed into something else; an HTML or SVG
+      // asset opened on its own may load nothing from another origin.
+      "x-content-type-options": "nosniff",
+      "content-security-policy": DASHBOARD_CSP,
     });
   });
   return app;

@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import {
+  AccessSchema,
   ActionAcceptedSchema,
   CodeParam,
   CreatedSchema,
@@ -25,6 +26,7 @@ import {
   TailQuery,
   TokenBody,
   TokenSchema,
+  TrafficSchema,
 } from "./schemas.ts";
 
 /** The gateway's tag, and the prefix of its components and operationIds. */
@@ -50,6 +52,8 @@ named.add(TokenSchema, { id: "Token" });
 named.add(HealthSchema, { id: "Health" });
 named.add(ReadySchema, { id: "Ready" });
 named.add(NotReadySchema, { id: "NotReady" });
+named.add(TrafficSchema, { id: "Traffic" });
+named.add(AccessSchema, { id: "Access" });
 
 const ref = (schema: z.ZodType) => {
   const id = named.get(schema)?.id;
@@ -237,6 +241,34 @@ const ROUTES: Route[] = [
   },
   {
     method: "get",
+    path: "/",
+    operationId: "root",
+    summary: "Redirects to the dashboard",
+    responses: { "302": { description: "To /_gateway/ui" } },
+  },
+  {
+    method: "get",
+    path: "/_gateway/ui",
+    operationId: "dashboard",
+    summary: "The dashboard: every provider's state, traffic, logs and controls, and their UI elements",
+    responses: { "200": { description: "An HTML page", content: { "text/html": {} } } },
+  },
+  {
+    method: "get",
+    path: "/_gateway/traffic",
+    operationId: "traffic",
+    summary: "The last minutes of each provider's traffic, sampled every 5 s from the metrics counters",
+    responses: { "200": json(TrafficSchema, "Samples per provider, oldest first") },
+  },
+  {
+    method: "get",
+    path: "/_gateway/access",
+    operationId: "access",
+    summary: "Whether this client may call the mutating routes (checks a Bearer token when one is sent)",
+    responses: { "200": json(AccessSchema, "What this request may do") },
+  },
+  {
+    method: "get",
     path: "/_gateway/providers",
     operationId: "listProviders",
     summary: "List providers",
@@ -302,6 +334,8 @@ const ROUTES: Route[] = [
     path: "/_gateway/events",
     operationId: "events",
     summary: "Server-sent events: a snapshot of every provider, then status changes",
+    description:
+      "Every event has an `id:`. A client that reconnects with `Last-Event-ID` (or `?last_event_id=`) gets the status changes it missed, in order, instead of a snapshot; the last 1,024 are kept.",
     responses: { "200": { description: "An event stream", content: { "text/event-stream": {} } } },
   },
   {

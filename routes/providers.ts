@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import { elementUrl } from "../lib/elements.ts";
 import type { Gateway } from "../lib/gateway.ts";
 import { HttpProblem } from "../lib/problem.ts";
+import type { StatusEvent } from "../lib/supervisor/status.ts";
 import { requireAdmin } from "./auth.ts";
 import type { AppEnv } from "./env.ts";
 import { TailQuery } from "./schemas.ts";
@@ -97,6 +98,9 @@ export function providerRoutes(gateway: Gateway): Hono<AppEnv> {
 
   app.get("/_gateway/events", (c) => {
     c.env.context.keepOpen();
+    // A browser's EventSource sends Last-Event-ID when it reconnects; `?last_event_id=` is for clients that cannot.
+    const resumeFrom = c.req.header("last-event-id") ?? c.req.query("last_event_id");
+    const missed = resumeFrom === undefined ? null : gateway.events.since(Number(resumeFrom));
     const encoder = new TextEncoder();
     let unsubscribe = () => {};
     let ping: ReturnType<typeof setInterval> | undefined;
@@ -109,12 +113,24 @@ export function providerRoutes(gateway: Gateway): Hono<AppEnv> {
             unsubscribe();
           }
         };
-        // Something at once, so the response head goes out even with nothing to report yet.
-        send(": connected\n\n");
-        for (const view of gateway.views()) {
-          send(`event: snapshot\ndata: ${JSON.stringify({ code: view.code, status: view.status })}\n\n`);
+        const status = (id: number, event: StatusEvent) =>
+          send(`id: ${id}\nevent: status\ndata: ${JSON.stringify(event)}\n\n`);
+        // Something at once, so the response head goes out even with nothing to report yet; a
+        // reconnect after a second, not the browser's default of three.
+        send(": connected\nretry: 1000\n\n");
+        if (missed) {
+          // Resumed: only what changed since, in order, so nothing is lost and nothing repeated.
+          for (const { id, event } of missed) status(id, event);
+        } else {
+          // A fresh start (or too far behind to resume): every provider as it is now.
+          const id = gateway.events.lastId;
+          for (const view of gateway.views()) {
+            send(
+              `id: ${id}\nevent: snapshot\ndata: ${JSON.stringify({ code: view.code, status: view.status })}\n\n`,
+            );
+          }
         }
-        unsubscribe = gateway.subscribe((event) => send(`event: status\ndata: ${JSON.stringify(event)}\n\n`));
+        unsubscribe = gateway.subscribe((event, id) => status(id, event));
         // A comment line now and then keeps intermediaries from closing a quiet stream.
         ping = setInterval(() => send(": ping\n\n"), 15_000);
       },

@@ -50,6 +50,27 @@ export const ProviderSchema = z.strictObject({
   version: z.string().nullable(),
   element: z.strictObject({ tag: z.string(), url: z.string() }).nullable(),
   last_error: z.string().nullable(),
+  status_since: z.string().nullable().describe("Since when it has had its status (ISO 8601)"),
+  status_reason: z.string().nullable().describe("Why its status changed to what it is"),
+  last_exit: z
+    .strictObject({ code: z.number().int().nullable(), signal: z.string().nullable(), time: z.string() })
+    .nullable()
+    .describe("How its last process ended: exit code or signal, and when"),
+  last_probe: z
+    .strictObject({
+      target: z.string().describe("The health URL, or tcp://127.0.0.1:PORT for a connect-only check"),
+      ok: z.boolean(),
+      status: z.number().int().nullable().describe("The HTTP status it answered; null when none"),
+      latency_ms: z.number(),
+      detail: z.string().nullable().describe('Why it failed: "connection refused", "answered 500", …'),
+      time: z.string(),
+    })
+    .nullable()
+    .describe("The last health probe"),
+  last_start: z
+    .strictObject({ started_at: z.string(), ready_ms: z.number().nullable() })
+    .nullable()
+    .describe("The last start: when it was spawned and how long it took to become ready"),
   manifest_error: z
     .string()
     .nullable()
@@ -91,6 +112,36 @@ export const RuntimesSchema = z.strictObject({
 export const ElementsSchema = z.array(
   z.strictObject({ provider: z.string(), tag: z.string(), url: z.string() }),
 );
+
+/** `GET /_gateway/traffic`: the last minutes of each provider's traffic (lib/metrics/history.ts). */
+export const TrafficSchema = z.strictObject({
+  interval_ms: z.number().int().describe("The time between two samples"),
+  providers: z.record(
+    z.string(),
+    z.array(
+      z.strictObject({
+        time: z.string().describe("End of the interval (ISO 8601)"),
+        rps: z.number().describe("Requests per second"),
+        error_rate: z.number().describe("The share of 5xx answers, 0 to 1"),
+        p95_ms: z
+          .number()
+          .nullable()
+          .describe("p95 latency (a histogram bucket's upper bound); null without requests"),
+      }),
+    ),
+  ),
+});
+
+/** `GET /_gateway/access`: whether this client may use the mutating routes, and how. */
+export const AccessSchema = z.strictObject({
+  token_required: z.boolean().describe("An admin token is configured: mutating routes need it"),
+  token_accepted: z
+    .boolean()
+    .nullable()
+    .describe("Whether the Bearer token of this request is the admin token; null when none was sent"),
+  allowed: z.boolean().describe("Whether this request, as sent, may call the mutating routes"),
+  reason: z.string().nullable().describe("Why not, when it may not"),
+});
 
 /** `GET /_gateway/problems`. */
 export const ProblemsSchema = z.strictObject({

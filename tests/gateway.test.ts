@@ -480,22 +480,73 @@ describe("admin API access and events", () => {
         202,
       );
       const statusEvents = () =>
-        text
-          .split("\n\n")
-          .filter((block) => block.startsWith("event: status"))
-          .map(
-            (block) => JSON.parse(block.slice(block.indexOf("data: ") + 6)) as { code: string; to: string },
-          );
+        sseEvents(text)
+          .filter((event) => event.event === "status")
+          .map((event) => ({ id: event.id, ...(JSON.parse(event.data) as { code: string; to: string }) }));
       await readUntil("a status event back to ready", () =>
         statusEvents().some((event) => event.code === "echo" && event.to === "ready"),
       );
       // A restart never passes through "stopped": requests wait for the new process meanwhile.
       expect(statusEvents().map((event) => event.to)).toEqual(["restarting", "starting", "ready"]);
+      // Every event has an id, one more than the last.
+      const ids = statusEvents().map((event) => Number(event.id));
+      expect(ids).toEqual([ids[0]!, ids[0]! + 1, ids[0]! + 2]);
+      const snapshotId = Number(sseEvents(text).find((event) => event.event === "snapshot")!.id);
+      expect(ids[0]).toBe(snapshotId + 1);
+
+      // A client that reconnects with Last-Event-ID gets exactly what it missed, and no snapshot.
+      const resumed = await readEvents(`${gw.url}/_gateway/events`, { "last-event-id": String(snapshotId) }, 3);
+      expect(resumed.map((event) => [event.id, event.event, JSON.parse(event.data).to])).toEqual([
+        [String(ids[0]), "status", "restarting"],
+        [String(ids[1]), "status", "starting"],
+        [String(ids[2]), "status", "ready"],
+      ]);
+      // An id this gateway never gave (from before it restarted, say) gets a snapshot instead.
+      const unknown = await readEvents(`${gw.url}/_gateway/events?last_event_id=999999`, {}, 1);
+      expect(unknown.map((event) => event.event)).toEqual(["snapshot"]);
     } finally {
       controller.abort();
     }
   });
 });
+
+/** The events of an SSE text (comments dropped): `id`, `event` and `data` of each. */
+function sseEvents(text: string): Array<{ id?: string; event?: string; data: string }> {
+  return text
+    .split("\n\n")
+    .map((block) => {
+      const event: { id?: string; event?: string; data: string } = { data: "" };
+      for (const line of block.split("\n")) {
+        const colon = line.indexOf(": ");
+        if (line.startsWith(":") || colon < 0) continue;
+        const [field, value] = [line.slice(0, colon), line.slice(colon + 2)];
+        if (field === "id") event.id = value;
+        else if (field === "event") event.event = value;
+        else if (field === "data") event.data += value;
+      }
+      return event;
+    })
+    .filter((event) => event.event !== undefined);
+}
+
+/** Opens an event stream, reads until `count` events came, and closes it. */
+async function readEvents(url: string, headers: Record<string, string>, count: number) {
+  const controller = new AbortController();
+  const response = await fetch(url, { headers, signal: controller.signal });
+  const reader = response.body!.getReader();
+  const decoder = new TextDecoder();
+  let text = "";
+  try {
+    return await waitFor(`${count} events from ${url}`, async () => {
+      const chunk = await reader.read();
+      if (chunk.value) text += decoder.decode(chunk.value, { stream: true });
+      const events = sseEvents(text);
+      return events.length >= count && events;
+    });
+  } finally {
+    controller.abort();
+  }
+}
 
 describe("gateway routes", () => {
   test("/healthz answers 200 and /readyz 200 once every provider is ready", async () => {

@@ -71,6 +71,8 @@ export class ExternalProvider implements Supervised {
   /** When the agent was last heard from (register, heartbeat, or a probe at start). */
   #lastSeen = 0;
   #status: ProviderStatus;
+  #statusSince = 0;
+  #statusReason: string | null = null;
   readonly #deps: ExternalDeps;
   readonly #log: Logger;
   #settled: Array<() => void> = [];
@@ -278,6 +280,11 @@ export class ExternalProvider implements Supervised {
       version: m.version ?? null,
       element: null,
       last_error: this.lastError,
+      status_since: this.#statusSince ? new Date(this.#statusSince).toISOString() : null,
+      status_reason: this.#statusReason,
+      last_exit: null,
+      last_probe: null,
+      last_start: null,
     };
   }
 
@@ -308,6 +315,8 @@ export class ExternalProvider implements Supervised {
       this.#log.error(`Unexpected status change ${from} -> ${to} (${reason}); please report it`);
     }
     this.#status = to;
+    this.#statusSince = Date.now();
+    this.#statusReason = reason;
     this.note(`${from} -> ${to}: ${reason}`);
     const level = to === "unhealthy" ? "warn" : "info";
     this.#log.log(level, `${to}: ${reason}`);

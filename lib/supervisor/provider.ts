@@ -6,7 +6,7 @@ import { buildLaunchCommand, LaunchError, type RuntimeRegistry } from "../runtim
 import { MAGIC_COOKIE, parseHandshake } from "./handshake.ts";
 import type { ProcessLedger } from "./ledger.ts";
 import { LineBudget, LogRing, readLines } from "./logs.ts";
-import { probeHttp, probeTcp } from "./probe.ts";
+import { type ProbeResult, probeHttp, probeTcp } from "./probe.ts";
 import { sleep } from "./sleep.ts";
 import { canTransition, type ProviderStatus, type ProviderView, type StatusEvent } from "./status.ts";
 import type { Supervised } from "./supervised.ts";
@@ -93,6 +93,11 @@ export class ProviderSupervisor implements Supervised {
   #crashLoop = 0;
   /** When the current run became ready; 0 before. */
   #readySince = 0;
+  #statusSince = 0;
+  #statusReason: string | null = null;
+  #lastExit: ProviderView["last_exit"] = null;
+  #lastProbe: ProbeResult | null = null;
+  #lastStart: ProviderView["last_start"] = null;
   #settled: Array<() => void> = [];
   readonly #logBudget = new LineBudget(LOG_LINES_PER_SECOND, LOG_LINES_BURST);
   /** Provider lines not copied to the gateway's log since the budget ran out. */
@@ -253,6 +258,18 @@ export class ProviderSupervisor implements Supervised {
       version: m.version ?? null,
       element: m.element ? { tag: m.element.tag, url: elementUrl(m.code, m.element.source) } : null,
       last_error: this.lastError,
+      status_since: this.#statusSince ? new Date(this.#statusSince).toISOString() : null,
+      status_reason: this.#statusReason,
+      last_exit: this.#lastExit,
+      last_probe: this.#lastProbe && {
+        target: this.#lastProbe.target,
+        ok: this.#lastProbe.ok,
+        status: this.#lastProbe.status,
+        latency_ms: this.#lastProbe.latencyMs,
+        detail: this.#lastProbe.detail,
+        time: new Date(this.#lastProbe.time).toISOString(),
+      },
+      last_start: this.#lastStart,
     };
   }
 
@@ -394,8 +411,16 @@ export class ProviderSupervisor implements Supervised {
     });
     void readLines(child.stderr, (line) => this.#providerLine("stderr", line), READ_OPTIONS);
 
-    const exited = child.exited.then((exit) => ({ kind: "exited" as const, exit }));
+    const exited = child.exited.then((exit) => {
+      this.#lastExit = {
+        code: exit.code ?? null,
+        signal: exit.signal ?? null,
+        time: new Date().toISOString(),
+      };
+      return { kind: "exited" as const, exit };
+    });
     const startedAt = Date.now();
+    this.#lastStart = { started_at: new Date(startedAt).toISOString(), ready_ms: null };
     const ready = this.#waitReady(signal, startedAt);
     const first = await Promise.race([
       exited,
@@ -415,6 +440,7 @@ export class ProviderSupervisor implements Supervised {
     }
     this.upstream = `http://127.0.0.1:${this.port}`;
     this.#readySince = Date.now();
+    this.#lastStart = { ...this.#lastStart!, ready_ms: this.#readySince - startedAt };
     this.#setStatus(
       "ready",
       `healthy after ${Date.now() - startedAt} ms on port ${this.port}${handshakeSeen ? " (handshake)" : ""}`,
@@ -444,7 +470,7 @@ export class ProviderSupervisor implements Supervised {
         if (signal.aborted) break;
         const left = deadline - Date.now();
         if (left <= 0) return { kind: "timeout" };
-        if (await this.#probe(Math.min(health.timeoutMs, left))) return { kind: "ready" };
+        if ((await this.#probe(Math.min(health.timeoutMs, left))).ok) return { kind: "ready" };
         pause = Math.min(Math.ceil(pause * 1.5), 250);
       }
       return { kind: "timeout" };
@@ -482,7 +508,7 @@ export class ProviderSupervisor implements Supervised {
     let failures = 0;
     while (!signal.aborted) {
       if (!(await sleep(health.intervalMs, signal))) break;
-      if (await this.#probe(health.timeoutMs)) {
+      if ((await this.#probe(health.timeoutMs)).ok) {
         if (failures >= health.failureThreshold) this.#setStatus("ready", "health check passes again");
         failures = 0;
         continue;
@@ -497,10 +523,14 @@ export class ProviderSupervisor implements Supervised {
     return new Promise(() => {});
   }
 
-  #probe(timeoutMs: number): Promise<boolean> {
+  async #probe(timeoutMs: number): Promise<ProbeResult> {
     const port = this.port ?? 0;
     const path = this.manifest.health.path;
-    return path ? probeHttp(`http://127.0.0.1:${port}${path}`, timeoutMs) : probeTcp(port, timeoutMs);
+    const result = await (path
+      ? probeHttp(`http://127.0.0.1:${port}${path}`, timeoutMs)
+      : probeTcp(port, timeoutMs));
+    this.#lastProbe = result;
+    return result;
   }
 
   /** Signals the process group: SIGTERM, then SIGKILL after the grace period. */
@@ -566,6 +596,8 @@ export class ProviderSupervisor implements Supervised {
       this.#log.error(`Unexpected status change ${from} -> ${to} (${reason}); please report it`);
     }
     this.#status = to;
+    this.#statusSince = Date.now();
+    this.#statusReason = reason;
     this.note(`${from} -> ${to}: ${reason}`);
     const level = to === "failed" || to === "unhealthy" ? "error" : to === "restarting" ? "warn" : "info";
     this.#log.log(level, `${to}: ${reason}`);

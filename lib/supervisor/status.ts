@@ -68,6 +68,22 @@ export interface ProviderView {
   version: string | null;
   element: { tag: string; url: string } | null;
   last_error: string | null;
+  /** Since when it has had its status (ISO time), and why it changed to it. */
+  status_since: string | null;
+  status_reason: string | null;
+  /** How its last process ended: exit code or signal, and when (ISO time). */
+  last_exit: { code: number | null; signal: string | null; time: string } | null;
+  /** The last health probe: what was probed, what it answered, how long it took. */
+  last_probe: {
+    target: string;
+    ok: boolean;
+    status: number | null;
+    latency_ms: number;
+    detail: string | null;
+    time: string;
+  } | null;
+  /** The last start: when it was spawned (ISO time) and how long it took to become ready (null until it did). */
+  last_start: { started_at: string; ready_ms: number | null } | null;
   /**
    * Set while the manifest on disk cannot be applied (it does not load, or its namespace now
    * collides): the provider runs its last good version meanwhile.
