@@ -495,7 +495,11 @@ describe("admin API access and events", () => {
       expect(ids[0]).toBe(snapshotId + 1);
 
       // A client that reconnects with Last-Event-ID gets exactly what it missed, and no snapshot.
-      const resumed = await readEvents(`${gw.url}/_gateway/events`, { "last-event-id": String(snapshotId) }, 3);
+      const resumed = await readEvents(
+        `${gw.url}/_gateway/events`,
+        { "last-event-id": String(snapshotId) },
+        3,
+      );
       expect(resumed.map((event) => [event.id, event.event, JSON.parse(event.data).to])).toEqual([
         [String(ids[0]), "status", "restarting"],
         [String(ids[1]), "status", "starting"],

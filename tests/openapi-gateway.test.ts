@@ -298,7 +298,9 @@ describe("the gateway's own routes", () => {
     expect(ReadySchema.parse(ready.body)).toEqual({ status: "ready" });
     const doc = await getDocument(gw.url);
     const routes = createApp(gw.gateway, { version: "test" })
-      .routes.filter((route) => route.method !== "ALL" && !/^\/(docs|_gateway\/ui)\/assets\//.test(route.path))
+      .routes.filter(
+        (route) => route.method !== "ALL" && !/^\/(docs|_gateway\/ui)\/assets\//.test(route.path),
+      )
       .map((route) => ({
         method: route.method.toLowerCase(),
         path: route.path.replace(/:([a-z]+)/g, "{$1}").replace(/\/\*$/, "/{file}"),

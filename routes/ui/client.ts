@@ -73,6 +73,7 @@ export function dashboardClient(): void {
     feedback: HTMLElement;
     logs: LogView;
     elementHost: HTMLElement;
+    changes: HTMLElement;
   }
   interface LogView {
     root: HTMLElement;
@@ -85,10 +86,16 @@ export function dashboardClient(): void {
   type ElementState = { state: "loading" | "defined" | "error"; error?: string; mounted?: boolean };
 
   const TOKEN_KEY = "gateway-admin-token";
-  const ELEMENT_TIMEOUT_MS = 10_000;
+  const ELEMENT_TIMEOUT_MS = 8_000;
   const providers = new Map<string, Provider>();
   const rows = new Map<string, Row>();
   const elementStates = new Map<string, ElementState>();
+  /** Each provider's status changes seen on the stream, newest last (at most CHANGES_KEPT). */
+  const changes = new Map<
+    string,
+    Array<{ id: string; from: string; to: string; reason: string; time: string }>
+  >();
+  const CHANGES_KEPT = 12;
   let traffic: Record<string, Sample[]> = {};
   let access: Access = { token_required: false, token_accepted: null, allowed: true, reason: null };
 
@@ -176,7 +183,6 @@ export function dashboardClient(): void {
 
   function renderSummary(p: Provider, summary: HTMLElement): void {
     const samples = traffic[p.code] ?? [];
-    const last = samples.at(-1);
     const recent = samples.slice(-12); // the last minute
     const rps = recent.length ? recent.reduce((n, s) => n + s.rps, 0) / recent.length : 0;
     const errors = recent.length ? Math.max(...recent.map((s) => s.error_rate)) : 0;
@@ -210,10 +216,13 @@ export function dashboardClient(): void {
         "span",
         { class: "traffic" },
         sparkline(samples),
-        `${rps.toFixed(1)} req/s · `,
-        h("span", { class: errors > 0 ? "bad" : undefined, text: `${(errors * 100).toFixed(1)}% 5xx` }),
-        ` · p95 ${p95.length ? `${Math.max(...p95)} ms` : "–"}`,
-        last ? "" : h("span", { class: "hint", text: " (no samples yet)" }),
+        h(
+          "span",
+          { class: "stats" },
+          `${rps.toFixed(1)} req/s · `,
+          h("span", { class: errors > 0 ? "bad" : undefined, text: `${(errors * 100).toFixed(1)}% 5xx` }),
+          ` · p95 ${p95.length ? `${Math.max(...p95)} ms` : "–"}`,
+        ),
       ),
     );
   }
@@ -269,11 +278,13 @@ export function dashboardClient(): void {
     const controls = h("div", { class: "controls" });
     const logs = makeLogView(p.code);
     const elementHost = h("div", { class: "element-host" });
+    const changeList = h("ul", { class: "changes" });
     const panel = h(
       "div",
       { class: "panel" },
       why,
       controls,
+      h("div", { class: "recent" }, h("h3", { text: "Recent changes" }), changeList),
       h(
         "div",
         { class: "links" },
@@ -293,7 +304,17 @@ export function dashboardClient(): void {
       if (details.open) void refreshLogs(p.code);
       else stopFollow(logs);
     });
-    const row: Row = { details, summary, panel, why, controls, feedback, logs, elementHost };
+    const row: Row = {
+      details,
+      summary,
+      panel,
+      why,
+      controls,
+      feedback,
+      logs,
+      elementHost,
+      changes: changeList,
+    };
     renderControls(p.code, row);
     return row;
   }
@@ -335,6 +356,9 @@ export function dashboardClient(): void {
     button.classList.add("busy");
     row.feedback.classList.remove("error");
     row.feedback.textContent = `${action}: sending…`;
+    // The changes that answer it come after the last event seen now (maybe before the 202 does).
+    const pending = { action, afterId: Number(lastEventId || 0), accepted: false };
+    pendingAction.set(code, pending);
     try {
       for (let attempt = 0; attempt < 2; attempt++) {
         const response = await fetch(`/_gateway/providers/${encodeURIComponent(code)}/${action}`, {
@@ -344,6 +368,7 @@ export function dashboardClient(): void {
         if (response.status === 401 && attempt === 0) {
           // Ask once for the token, then try again with it.
           if (!(await askForToken(token() ? "The admin token in use was refused." : undefined))) {
+            pendingAction.delete(code);
             row.feedback.textContent = `${action}: needs the admin token`;
             return;
           }
@@ -351,15 +376,18 @@ export function dashboardClient(): void {
         }
         const body = (await response.json().catch(() => ({}))) as { detail?: string };
         if (response.status === 202) {
-          row.feedback.textContent = `${action}: accepted, waiting for the provider…`;
-          pendingAction.set(code, action);
+          pending.accepted = true;
+          if (!settleAction(code))
+            row.feedback.textContent = `${action}: accepted, waiting for the provider…`;
         } else {
+          pendingAction.delete(code);
           row.feedback.classList.add("error");
           row.feedback.textContent = `${action} refused (${response.status}): ${body.detail ?? response.statusText}`;
         }
         return;
       }
     } catch (error) {
+      pendingAction.delete(code);
       row.feedback.classList.add("error");
       row.feedback.textContent = `${action} failed: ${(error as Error).message}`;
     } finally {
@@ -367,7 +395,22 @@ export function dashboardClient(): void {
       renderControls(code, row);
     }
   }
-  const pendingAction = new Map<string, string>();
+  const pendingAction = new Map<string, { action: string; afterId: number; accepted: boolean }>();
+  const SETTLED: readonly string[] = ["ready", "stopped", "failed", "disabled"];
+
+  /** Says an accepted action is done once a change after it settled the provider; true if it did. */
+  function settleAction(code: string): boolean {
+    const pending = pendingAction.get(code);
+    const row = rows.get(code);
+    if (!pending?.accepted || !row) return false;
+    const settled = (changes.get(code) ?? []).find(
+      (c) => Number(c.id) > pending.afterId && SETTLED.includes(c.to),
+    );
+    if (!settled) return false;
+    pendingAction.delete(code);
+    row.feedback.textContent = `${pending.action}: done, now ${settled.to}`;
+    return true;
+  }
 
   // ---- logs -----------------------------------------------------------------------------------
 
@@ -631,13 +674,30 @@ export function dashboardClient(): void {
     renderSummary(p, row.summary);
     renderWhy(p, row.why, row.logs.lines.filter((l) => l.stream === "stderr").slice(-10));
     renderControls(code, row);
-    const pending = pendingAction.get(code);
-    if (pending && (p.status === "ready" || p.status === "stopped" || p.status === "failed")) {
-      pendingAction.delete(code);
-      row.feedback.textContent = `${pending}: done, now ${p.status}`;
-    }
+    settleAction(code);
     renderElement(code);
+    renderChanges(code);
     if (row.details.open) void refreshLogs(code);
+  }
+
+  function renderChanges(code: string): void {
+    const row = rows.get(code);
+    if (!row) return;
+    const list = changes.get(code) ?? [];
+    row.changes.replaceChildren(
+      ...(list.length
+        ? list.map((c) =>
+            h(
+              "li",
+              { "data-event-id": c.id },
+              h("time", { datetime: c.time, text: c.time.slice(11, 19) }),
+              ` ${c.from} → `,
+              h("span", { class: `s-${c.to}`, text: c.to }),
+              `: ${c.reason}`,
+            ),
+          )
+        : [h("li", { class: "hint", text: "None since this page opened." })]),
+    );
   }
 
   function renderHeader(): void {
@@ -771,9 +831,14 @@ export function dashboardClient(): void {
 
   // ---- live -----------------------------------------------------------------------------------
 
+  let lastEventId = "";
   function connect(): void {
     const stream = byId("stream");
-    const events = new EventSource("/_gateway/events");
+    // The browser resumes by itself, sending Last-Event-ID; when it gives up (an error answer),
+    // a new stream is opened here, resuming from the last id seen by the query parameter.
+    const events = new EventSource(
+      lastEventId ? `/_gateway/events?last_event_id=${encodeURIComponent(lastEventId)}` : "/_gateway/events",
+    );
     let opened = false;
     events.addEventListener("open", () => {
       stream.textContent = "live";
@@ -786,9 +851,30 @@ export function dashboardClient(): void {
     events.addEventListener("error", () => {
       stream.textContent = "reconnecting…";
       stream.classList.add("down");
+      if (events.readyState === EventSource.CLOSED) window.setTimeout(connect, 2000);
     });
     const onEvent = (event: MessageEvent<string>) => {
-      const { code } = JSON.parse(event.data) as { code: string };
+      const data = JSON.parse(event.data) as {
+        code: string;
+        from?: string;
+        to?: string;
+        reason?: string;
+        time?: string;
+      };
+      const { code } = data;
+      if (event.lastEventId) lastEventId = event.lastEventId;
+      if (event.type === "status") {
+        const list = changes.get(code) ?? [];
+        list.push({
+          id: event.lastEventId,
+          from: data.from ?? "",
+          to: data.to ?? "",
+          reason: data.reason ?? "",
+          time: data.time ?? "",
+        });
+        changes.set(code, list.slice(-CHANGES_KEPT));
+        document.documentElement.dataset.lastEventId = event.lastEventId;
+      }
       if (!providers.has(code)) void loadAll();
       else void refreshProvider(code);
     };

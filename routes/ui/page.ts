@@ -110,7 +110,8 @@ details.provider > summary::-webkit-details-marker { display: none; }
 .who strong { display: block; }
 .who .meta, .facts { color: var(--muted); font-size: 0.88em; }
 .who code, .facts code { font-size: 0.95em; }
-.traffic { font-variant-numeric: tabular-nums; font-size: 0.88em; white-space: nowrap; }
+.traffic { font-variant-numeric: tabular-nums; font-size: 0.85em; min-width: 0; }
+.traffic .stats { display: block; }
 .traffic .bad { color: var(--bad); font-weight: 600; }
 svg.spark { width: 100%; height: 2.2em; display: block; }
 svg.spark polyline { fill: none; stroke: var(--accent); stroke-width: 1.5; }
@@ -124,6 +125,8 @@ svg.spark .base { stroke: var(--line); }
 .why dd { margin: 0; overflow-wrap: anywhere; }
 pre { margin: 0; background: var(--code); padding: 0.5em; border-radius: 6px; overflow: auto;
   font: 12.5px/1.4 ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; }
+.changes { margin: 0; padding: 0; list-style: none; font-size: 0.88em; }
+.changes time { color: var(--muted); font-variant-numeric: tabular-nums; }
 .controls { display: flex; flex-wrap: wrap; gap: 0.5em; align-items: center; }
 .controls .feedback { color: var(--muted); font-size: 0.9em; }
 .controls .feedback.error { color: var(--bad); }

@@ -6,7 +6,8 @@
  *   <core-widgets></core-widgets>
  *
  * The URLs are relative to the gateway, so the same file works on any host and port.
- * The optional `src` attribute points it at another items URL.
+ * The optional `src` attribute points it at another items URL; without it, `base-url` (the
+ * provider's namespace URL, as the dashboard passes it) + "/items".
  */
 
 const DEFAULT_SRC = "/api/v1/widgets/items";
@@ -44,7 +45,9 @@ class CoreWidgets extends HTMLElement {
   }
 
   get src() {
-    return this.getAttribute("src") ?? DEFAULT_SRC;
+    // The dashboard (and Core's GUI) give the provider's namespace URL as base-url.
+    const base = this.getAttribute("base-url");
+    return this.getAttribute("src") ?? (base ? `${base}/items` : DEFAULT_SRC);
   }
 
   connectedCallback() {
