@@ -57,6 +57,8 @@ async function main(): Promise<number> {
       return (await import("./lib/commands/serve.ts")).serve(command.config, runtime, VERSION);
     case "mcp":
       return (await import("./lib/commands/serve.ts")).serve(command.config, runtime, VERSION, { mcp: true });
+    case "agent":
+      return (await import("./lib/commands/agent.ts")).agent(command, runtime, VERSION);
   }
 }
 

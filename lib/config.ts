@@ -4,7 +4,7 @@ import { join, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import type { z } from "zod";
 import { parseDuration } from "./duration.ts";
-import type { LogFormat, LogLevel } from "./logger.ts";
+import { LOG_LEVELS, type LogFormat, type LogLevel } from "./logger.ts";
 import { SETTINGS, type Setting, type SettingName, settingsHelp } from "./settings.ts";
 import { closest } from "./suggest.ts";
 
@@ -58,6 +58,14 @@ export type Command =
     }
   | { kind: "healthcheck"; url: string }
   | { kind: "mcp"; config: Config }
+  | {
+      kind: "agent";
+      gateway: string;
+      token: string;
+      upstream: string;
+      logLevel: LogLevel;
+      logFormat: LogFormat;
+    }
   | { kind: "help" }
   | { kind: "version" };
 
@@ -86,6 +94,9 @@ Usage:
                                         providers not ready within DURATION (60s) fail; exit 0 or 1
   gateway providers list [--json] | enable|disable|remove CODE [--providers-dir DIR]
   gateway mcp [flags]                   serve, plus an MCP server on stdin/stdout (port 0 unless given)
+  gateway agent --gateway URL --token TOKEN --upstream URL [--log-level L] [--log-format F]
+                                        serve a provider on this machine through a tunnel dialled
+                                        out to the gateway (GATEWAY_AGENT_GATEWAY, _TOKEN, _UPSTREAM)
   gateway healthcheck [--url URL]       exit 0 iff /healthz answers 200
   gateway --help | --version
 
@@ -216,6 +227,8 @@ export function parseCommandLine(
   env: Record<string, string | undefined>,
   readFile: ReadFile = readFileIfThere,
 ): Command {
+  // The agent runs on another machine with flags of its own: none of the gateway's settings apply.
+  if (argv[0] === "agent") return parseAgentArgs(argv.slice(1), env);
   const args = readArgs(argv);
   const { booleans, positionals, commandFlags } = args;
   if (booleans.has("--help") || booleans.has("-h")) return { kind: "help" };
@@ -379,4 +392,52 @@ function expectPositionals(command: string, positionals: string[], count: number
 
 function expandHome(path: string, home: string): string {
   return path === "~" || path.startsWith("~/") ? join(home, path.slice(1)) : path;
+}
+
+/** `gateway agent` flags, each also from the environment. */
+function parseAgentArgs(argv: string[], env: Record<string, string | undefined>): Command {
+  const flags = new Map<string, string>();
+  const known = ["--gateway", "--token", "--upstream", "--log-level", "--log-format"];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === "--help" || arg === "-h") return { kind: "help" };
+    const eq = arg.indexOf("=");
+    const name = eq > 0 ? arg.slice(0, eq) : arg;
+    if (!known.includes(name)) {
+      const hint = closest(name, known);
+      throw new UsageError(
+        `Unknown flag ${JSON.stringify(arg)} for gateway agent${hint ? ` (did you mean ${hint}?)` : ""}`,
+      );
+    }
+    const value = eq > 0 ? arg.slice(eq + 1) : argv[++i];
+    if (value === undefined) throw new UsageError(`Flag ${name} needs a value`);
+    flags.set(name, value);
+  }
+  const need = (flag: string, variable: string, what: string) => {
+    const value = flags.get(flag) ?? (env[variable] || undefined);
+    if (!value) throw new UsageError(`gateway agent needs ${flag} (or ${variable}): ${what}`);
+    return value;
+  };
+  const level = flags.get("--log-level") ?? env.GATEWAY_LOG_LEVEL ?? "info";
+  const format = flags.get("--log-format") ?? env.GATEWAY_LOG_FORMAT ?? "pretty";
+  if (!(LOG_LEVELS as readonly string[]).includes(level))
+    throw new UsageError(`Invalid --log-level "${level}": use ${LOG_LEVELS.join(", ")}`);
+  if (format !== "pretty" && format !== "json")
+    throw new UsageError(`Invalid --log-format "${format}": use pretty or json`);
+  return {
+    kind: "agent",
+    gateway: need(
+      "--gateway",
+      "GATEWAY_AGENT_GATEWAY",
+      "the gateway's URL, as its connection block gives it",
+    ),
+    token: need("--token", "GATEWAY_AGENT_TOKEN", "the provider token (gwp_…)"),
+    upstream: need(
+      "--upstream",
+      "GATEWAY_AGENT_UPSTREAM",
+      "the URL of the service to serve, such as http://127.0.0.1:8080",
+    ),
+    logLevel: level as LogLevel,
+    logFormat: format as LogFormat,
+  };
 }

@@ -7,6 +7,7 @@ import { EventJournal } from "./events.ts";
 import { resolverFor } from "./external/addresses.ts";
 import { ExternalProviders } from "./external/externals.ts";
 import { ExternalProvider } from "./external/provider.ts";
+import { Tunnels } from "./external/tunnels.ts";
 import type { Logger } from "./logger.ts";
 import { TrafficHistory } from "./metrics/history.ts";
 import { namespaceConflict } from "./namespaces.ts";
@@ -91,6 +92,8 @@ export class Gateway {
   readonly #specs: ProviderSpecs;
   /** External providers: their creation, tokens, agents' authentication, the heartbeat timer. */
   readonly externals: ExternalProviders;
+  /** Dial-out agents' tunnels (lib/external/tunnels.ts); the byte-level front carries them. */
+  readonly tunnels: Tunnels;
   #stopping = false;
   /** What the last load or rescan found wrong (runtimes, registry, manifests, namespaces). */
   #loadProblems: Problem[] = [];
@@ -109,6 +112,11 @@ export class Gateway {
       changed: () => this.#documentChanged(),
       watch: config.watch,
       log: deps.logger,
+      // A tunnelled provider has no URL to fetch from: its spec comes through the gateway itself.
+      specBase: (entry) =>
+        entry.supervisor instanceof ExternalProvider && entry.supervisor.tunnelled
+          ? `${this.url}${entry.discovered.manifest.namespace}`
+          : entry.supervisor.upstream,
     });
     this.externals = new ExternalProviders({
       config,
@@ -132,6 +140,7 @@ export class Gateway {
         await this.rescan();
       },
     });
+    this.tunnels = new Tunnels(this.externals, deps.logger);
   }
 
   /**

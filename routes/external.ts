@@ -64,6 +64,23 @@ export function externalRoutes(gateway: Gateway): Hono<AppEnv> {
     return c.json({ provider: gateway.view(code)! });
   });
 
+  // The byte-level front answers tunnel requests before they get here (lib/proxy/front/reverse.ts);
+  // what arrives is one it could not take: no front (Deno), or no Upgrade.
+  app.get("/_gateway/providers/:code/tunnel", (c) => {
+    if (!c.req.header("upgrade"))
+      throw new HttpProblem(
+        426,
+        "A tunnel is an HTTP/1.1 upgrade: send Upgrade: gateway-tunnel (gateway agent does)",
+        {
+          headers: { upgrade: "gateway-tunnel", connection: "Upgrade" },
+        },
+      );
+    throw new HttpProblem(
+      501,
+      "Dial-out tunnels need the byte-level front, which this gateway does not run (under Deno)",
+    );
+  });
+
   app.post("/_gateway/providers/:code/heartbeat", async (c) => {
     const code = c.req.param("code");
     const keeper = await answering(() =>

@@ -389,6 +389,27 @@ const ROUTES: Route[] = [
     },
   },
   {
+    method: "get",
+    path: "/_gateway/providers/{code}/tunnel",
+    operationId: "agentTunnel",
+    summary:
+      "A dial-out agent's tunnel connection (HTTP/1.1 Upgrade: gateway-tunnel); `_` for the token's own provider",
+    description:
+      "Opened by `gateway agent`. The first connection (control) is answered 101 with X-Gateway-Provider and X-Gateway-Tunnel-Session; data connections carry X-Gateway-Tunnel-Session and become byte pipes the gateway sends the provider's requests down.",
+    agent: true,
+    params: CodeParam,
+    responses: {
+      "101": { description: "Switched: a control or data connection of the tunnel" },
+      "400": problem("Not Upgrade: gateway-tunnel"),
+      ...providerAuth,
+      "409": problem(
+        "Another agent's tunnel answers its pings, the session is unknown, or the provider is disabled",
+      ),
+      "426": problem("No Upgrade header"),
+      "501": problem("This gateway runs without the byte-level front (Deno)"),
+    },
+  },
+  {
     method: "post",
     path: "/_gateway/providers/{code}/register",
     operationId: "registerAgent",

@@ -199,6 +199,7 @@ async function listen(
       metrics: config.metrics,
       accessLog: config.accessLog ? new AccessLog(logger.child({ log: "access" })).add : undefined,
       tls,
+      tunnels: gateway.tunnels,
     });
   } catch (error) {
     await internal.stop(true);
@@ -208,6 +209,7 @@ async function listen(
   // Requests held for a provider that is starting go on (or are refused) as its status changes.
   gateway.subscribe((event) => front.providerChanged(event.code));
   gateway.openConnections = () => front.openConnections();
+  gateway.tunnels.attach(front);
   return {
     hostname: front.hostname,
     port: front.port,
@@ -215,6 +217,8 @@ async function listen(
     async stop(force) {
       if (force) front.closeAll();
       else await front.drain();
+      // After the drain: requests in flight down a tunnel finish first.
+      gateway.tunnels.stop();
       await internal.stop(force);
       rmSync(socketDir, { recursive: true, force: true });
     },

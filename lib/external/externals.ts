@@ -82,6 +82,8 @@ export class ExternalProviders {
   /** Failed authentications by client address: count and the window's end. */
   readonly #failures = new Map<string, { count: number; until: number }>();
   #timer: ReturnType<typeof setInterval> | undefined;
+  /** Told of every rotation while it happens (a live tunnel hands the new token to its agent). */
+  onRotate: (code: string, token: string) => void = () => {};
 
   constructor(host: ExternalHost) {
     this.#host = host;
@@ -258,6 +260,7 @@ export class ExternalProviders {
       });
     });
     this.#host.logger.info(`Minted a new token for provider "${code}"`, { provider: code });
+    this.onRotate(code, token);
     return { token, previousExpiresAt };
   }
 
@@ -300,6 +303,23 @@ export class ExternalProviders {
         "www-authenticate": 'Bearer realm="gateway-provider"',
       },
     );
+  }
+
+  /**
+   * Like {@link authenticate}, for an agent that does not say which provider it serves (a dial-out
+   * agent knows only its token): the provider whose token it is. The same 401 and 429 otherwise.
+   */
+  authenticateAny(authorization: string | undefined, client: string): ExternalProvider {
+    const token = /^Bearer (\S+)$/.exec(authorization ?? "")?.[1] ?? "";
+    const now = Date.now();
+    if (tokenShape(token) === "valid") {
+      for (const { code, external } of this.#host.taken()) {
+        if (external && this.#tokenProblem(code, token, now) === null)
+          return this.authenticate(code, authorization, client);
+      }
+    }
+    // No provider has it: refused (and counted) as any wrong token is.
+    return this.authenticate("-", authorization, client);
   }
 
   /** The connection block for a token just minted. */

@@ -9,6 +9,7 @@
  */
 import type { Logger } from "../logger.ts";
 import type { Manifest } from "../manifest.ts";
+import type { TunnelAddress } from "../proxy/front/reverse.ts";
 import type { ExternalRecord } from "../registry.ts";
 import { LogRing } from "../supervisor/logs.ts";
 import {
@@ -68,6 +69,9 @@ export class ExternalProvider implements Supervised {
   /** The registered agent, its URL checked and its address pinned; null before any. */
   #agent: AgentAddress | null = null;
   #endpoint: AgentEndpoint | null = null;
+  /** While a dial-out agent's tunnel is up: where its requests go (lib/external/tunnels.ts); it wins over a URL. */
+  #tunnel: TunnelAddress | null = null;
+  #tunnelFrom = "";
   /** When the agent was last heard from (register, heartbeat, or a probe at start). */
   #lastSeen = 0;
   #status: ProviderStatus;
@@ -100,7 +104,13 @@ export class ExternalProvider implements Supervised {
   }
 
   get upstream(): string | null {
+    if (this.#tunnel) return `tunnel from ${this.#tunnelFrom}`;
     return this.#agent?.url ?? null;
+  }
+
+  /** Whether a dial-out tunnel serves it now. */
+  get tunnelled(): boolean {
+    return this.#tunnel !== null;
   }
 
   get port(): number | null {
@@ -108,8 +118,38 @@ export class ExternalProvider implements Supervised {
   }
 
   /** Where the proxy connects while the provider is ready: the checked address, never a new lookup. */
-  get endpoint(): AgentEndpoint | null {
-    return this.#status === "ready" ? this.#endpoint : null;
+  get endpoint(): AgentEndpoint | TunnelAddress | null {
+    if (this.#status !== "ready") return null;
+    return this.#tunnel ?? this.#endpoint;
+  }
+
+  /** A dial-out agent's tunnel came up (from `remote`): ready, its requests go down it. */
+  tunnelUp(address: TunnelAddress, remote: string): void {
+    this.#tunnel = address;
+    this.#tunnelFrom = remote;
+    this.lastError = null;
+    this.#seen();
+    this.#setStatus("ready", `tunnel up from ${remote || "?"}`, true);
+  }
+
+  /** The agent answered a ping (or sent one): it lives. */
+  tunnelAlive(): void {
+    this.#seen();
+  }
+
+  /** Its tunnel ended: awaiting its agent again (503 meanwhile). */
+  tunnelDown(address: TunnelAddress, reason: string): void {
+    if (this.#tunnel !== address) return;
+    this.#tunnel = null;
+    this.lastError = `the tunnel closed: ${reason}`;
+    // Always through unhealthy, as the heartbeat rule goes (the status machine has no shortcut).
+    if (this.#status === "ready") this.#setStatus("unhealthy", this.lastError);
+    if (this.#status === "unhealthy") this.#setStatus("awaiting_agent", this.lastError);
+  }
+
+  /** The agent is stopping: no new requests go down its tunnel (503), those in flight finish. */
+  tunnelDraining(): void {
+    if (this.#status === "ready") this.#setStatus("unhealthy", "its agent is stopping");
   }
 
   /** An external provider is not waited for: its agent may come back any time, or never. */

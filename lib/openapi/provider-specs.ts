@@ -28,6 +28,8 @@ export interface SpecHost {
   changed(): void;
   watch: boolean;
   log: Logger;
+  /** Where a provider's `/openapi.json` is fetched from: its upstream, or (a tunnelled one) its namespace on the gateway. */
+  specBase(entry: ProviderEntry): string | null;
 }
 
 /** The spec a provider's spec errors leave out of the merged document, as a sentence. */
@@ -120,10 +122,11 @@ export class ProviderSpecs {
   async #refreshUpstream(code: string): Promise<void> {
     const entry = this.#host.current(code);
     // A spec file is loaded from the manifest instead; `spec: false` says there is none to fetch.
-    if (!entry || entry.discovered.manifest.spec !== undefined || !entry.supervisor.upstream) return;
+    const base = entry && this.#host.specBase(entry);
+    if (!entry || entry.discovered.manifest.spec !== undefined || !base) return;
     const generation = ++entry.specGeneration;
     const { loadUpstreamSpec } = await loadSpecModule();
-    const loaded = await loadUpstreamSpec(entry.supervisor.upstream);
+    const loaded = await loadUpstreamSpec(base);
     if (generation !== entry.specGeneration || this.#host.current(code) !== entry) return;
     // A provider that answers no spec now keeps the one it served before (its paths stay listed).
     if (!loaded.document && loaded.errors.length === 0 && entry.openapi?.document) return;

@@ -1,3 +1,4 @@
+import type { TunnelAddress } from "./front/reverse.ts";
 import type { Traffic } from "./traffic.ts";
 
 /** What the proxy needs to know of a mounted provider; built once at mount time. */
@@ -6,8 +7,8 @@ export interface ProxyTarget {
   namespace: string;
   /** `http://127.0.0.1:PORT` (or an external agent's URL) while ready, else `null`. */
   upstream(): string | null;
-  /** The same as a socket address, for the byte-level proxy; `null` while not ready. */
-  endpoint(): Endpoint | null;
+  /** The same as a socket address (or a dial-out tunnel), for the byte-level proxy; `null` while not ready. */
+  endpoint(): Endpoint | TunnelAddress | null;
   /** The provider's status, for the 503 detail. */
   status(): string;
   /**

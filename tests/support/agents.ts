@@ -6,7 +6,7 @@
 import { join } from "node:path";
 import { runtime } from "../../lib/runtime/index.ts";
 import { MARKER_VAR } from "./procs.ts";
-import { BUN, FIXTURES, onCleanup, type Space } from "./sandbox.ts";
+import { BUN, FIXTURES, onCleanup, REPO_ROOT, type Space } from "./sandbox.ts";
 import { waitFor } from "./wait.ts";
 
 export interface Agent {
@@ -100,4 +100,56 @@ export async function agentCall(
     parsed = { text };
   }
   return { status: response.status, body: parsed, headers: response.headers };
+}
+
+export interface TunnelAgentProcess {
+  pid: number;
+  /** What it logged so far. */
+  log(): string;
+  exited: Promise<number>;
+  signal(name: "SIGTERM" | "SIGKILL" | "SIGSTOP" | "SIGCONT"): void;
+}
+
+/**
+ * Runs `gateway agent` exactly as the connection block's `agent_command` says, with its
+ * `--upstream` filled in (the only part an operator edits), from source; SIGKILLed at clean-up.
+ */
+export function startTunnelAgent(
+  space: Space,
+  agentCommand: string,
+  upstream: string,
+  options: { logLevel?: string } = {},
+): TunnelAgentProcess {
+  const words = [...agentCommand.replace("http://127.0.0.1:PORT", upstream).matchAll(/'([^']*)'|(\S+)/g)].map(
+    (m) => m[1] ?? m[2]!,
+  );
+  if (words[0] !== "gateway" || words[1] !== "agent")
+    throw new Error(`Not an agent command: ${agentCommand}`);
+  const proc = Bun.spawn(
+    [BUN, join(REPO_ROOT, "main.ts"), ...words.slice(1), "--log-level", options.logLevel ?? "debug"],
+    {
+      env: { ...process.env, [MARKER_VAR]: space.marker },
+      stdin: "ignore",
+      stdout: "ignore",
+      stderr: "pipe",
+    },
+  );
+  let text = "";
+  const decoder = new TextDecoder();
+  void (async () => {
+    for await (const chunk of proc.stderr) text += decoder.decode(chunk, { stream: true });
+  })().catch(() => {});
+  onCleanup(async () => {
+    if (proc.exitCode === null && proc.signalCode === null) {
+      proc.kill("SIGCONT");
+      proc.kill("SIGKILL");
+    }
+    await proc.exited;
+  });
+  return {
+    pid: proc.pid,
+    log: () => text,
+    exited: proc.exited,
+    signal: (name) => proc.kill(name),
+  };
 }

@@ -23,6 +23,7 @@ import {
 import { answerBytes, latin1Bytes, toBuffer, upstreamHead } from "./heads.ts";
 import type { FrontOptions } from "./index.ts";
 import type { UpstreamPool } from "./pool.ts";
+import { headerMap, type TunnelAddress, tunnelCode } from "./reverse.ts";
 import type { UpstreamSide } from "./upstream-side.ts";
 
 /** How often timeouts are checked (and the coarse clock read). */
@@ -98,6 +99,12 @@ export class ClientSide {
         conn.bytesIn += chunk.length;
         if (conn.link) this.upstream.write(conn.link, chunk);
         return;
+      case "reverse":
+        this.upstream.onData(conn.reverse!, chunk);
+        return;
+      case "control":
+        conn.control!.data(chunk);
+        return;
       case "body":
         this.relayRequestBody(conn, chunk, 0);
         return;
@@ -134,6 +141,13 @@ export class ClientSide {
       return;
     }
     conn.unread = end < buf.length ? buf.subarray(end) : null;
+    if (head.upgrade !== null && this.options.tunnels) {
+      const code = tunnelCode(head.target);
+      if (code !== null) {
+        this.acceptTunnel(conn, code, buf.subarray(0, end));
+        return;
+      }
+    }
     // A new request: what the metrics count of it starts here (a held one keeps its start).
     conn.method = methodIndex(head.method);
     conn.startedAt = performance.now();
@@ -142,6 +156,54 @@ export class ClientSide {
     conn.bytesOut = 0;
     conn.recorded = false;
     this.dispatch(conn, head);
+  }
+
+  /**
+   * A dial-out agent's tunnel request (./reverse.ts): its gate decides; a data connection becomes
+   * an upstream link of its provider, a control connection goes to the gate. Either is no longer
+   * a client: no idle or head timeouts, not counted among open connections.
+   */
+  acceptTunnel(conn: ClientConn, code: string, rawHead: Buffer): void {
+    const verdict = this.options.tunnels!.admit({
+      code,
+      headers: headerMap(rawHead),
+      remoteAddress: conn.remoteAddress,
+    });
+    if (!verdict.ok) {
+      this.answer(conn, { status: verdict.status, detail: verdict.message, headers: verdict.headers }, true);
+      return;
+    }
+    if (conn.unread && verdict.kind === "data") {
+      // On a data connection the gateway speaks first: bytes before it did are no tunnel it knows.
+      this.answer(conn, answers.badRequest("A tunnel request must not carry bytes after its head"), true);
+      return;
+    }
+    const extra = verdict.kind === "control" ? verdict.headers : {};
+    let head = "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: gateway-tunnel\r\n";
+    for (const [name, value] of Object.entries(extra)) head += `${name}: ${value}\r\n`;
+    this.write(conn, `${head}\r\n`);
+    this.clients.delete(conn);
+    conn.headDeadline = 0;
+    conn.idleSince = 0;
+    if (verdict.kind === "data") {
+      conn.state = "reverse";
+      this.pool.reverse.arrive(verdict.address.key, conn, verdict.address);
+      return;
+    }
+    conn.state = "control";
+    const socket = conn.socket!;
+    conn.control = verdict.attach({
+      remoteAddress: conn.remoteAddress,
+      send: (text) => {
+        this.write(conn, text);
+        return conn.outbox.length === 0;
+      },
+      close: () => socket.end(),
+    });
+    // Control messages sent along with the head are read as if they came after the 101.
+    const early = conn.unread;
+    conn.unread = null;
+    if (early) conn.control.data(early);
   }
 
   /** Routes a request and sends its head upstream (a provider, or the gateway's own app), or refuses it. */
@@ -171,7 +233,7 @@ export class ClientSide {
       this.refuse(conn, answers.dotSegmentsLeaveNamespace());
       return;
     }
-    let address: RawAddress;
+    let address: RawAddress | TunnelAddress;
     let upstreamTarget: string;
     if (match) {
       const endpoint = match.target.endpoint();
@@ -391,6 +453,10 @@ export class ClientSide {
   }
 
   onDrain(conn: ClientConn): void {
+    if (conn.state === "reverse") {
+      this.upstream.onDrain(conn.reverse!);
+      return;
+    }
     const socket = conn.socket;
     if (!socket) return;
     while (conn.outbox.length > 0) {
@@ -408,6 +474,15 @@ export class ClientSide {
   }
 
   onClosed(conn: ClientConn): void {
+    if (conn.state === "reverse" || conn.state === "control") {
+      // A dial-out agent's connection: its own side ends it.
+      const { reverse, control } = conn;
+      conn.state = "closed";
+      conn.socket = null;
+      if (reverse) this.upstream.onClosed(reverse);
+      control?.closed();
+      return;
+    }
     const wasActive = conn.state !== "head" && conn.state !== "closed";
     // A client that goes away while held leaves the queue at once.
     if (conn.heldFor) this.#held(conn.heldFor, "dropped");
@@ -507,6 +582,7 @@ export class ClientSide {
    */
   sweepTimeouts(now: number): void {
     this.clock = now;
+    this.pool.reverse.sweep(now);
     // Times taken from the lagging clock: the limit allows for the lag (see `clock`).
     const idleLimit = this.idleTimeoutMs + SWEEP_MS;
     for (const conn of this.clients) {

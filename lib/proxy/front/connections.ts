@@ -6,6 +6,7 @@
 import type { RawAddress, RawSocket } from "../../runtime/index.ts";
 import type { ChunkedTracker, RequestHead, ResponseHead } from "../http1.ts";
 import type { ProxyTarget } from "../table.ts";
+import type { ControlHandler, TunnelAddress } from "./reverse.ts";
 
 /**
  * - `head`: reading a request head (or idle between requests);
@@ -13,9 +14,11 @@ import type { ProxyTarget } from "../table.ts";
  * - `held`: waiting for its provider to be ready (it is starting or restarting), nothing sent yet;
  * - `waiting`: the request is sent (or being answered), the response is under way;
  * - `tunnel`: bytes flow both ways unchanged after a 101;
+ * - `reverse`: a dial-out agent's data connection, now an upstream connection (./reverse.ts);
+ * - `control`: a dial-out agent's control connection, handed to its gate;
  * - `closed`: going or gone.
  */
-export type ClientState = "head" | "held" | "body" | "waiting" | "tunnel" | "closed";
+export type ClientState = "head" | "held" | "body" | "waiting" | "tunnel" | "reverse" | "control" | "closed";
 
 /** Per client connection. */
 export class ClientConn {
@@ -68,6 +71,10 @@ export class ClientConn {
   /** Read once: the socket's getter builds a new string on every call. */
   readonly remoteAddress: string;
   paused = false;
+  /** While `reverse`: the upstream link this connection is. */
+  reverse: UpstreamLink | null = null;
+  /** While `control`: who reads it. */
+  control: ControlHandler | null = null;
 
   constructor(public socket: RawSocket<ClientConn> | null) {
     this.remoteAddress = socket?.remoteAddress ?? "";
@@ -109,7 +116,7 @@ export class UpstreamLink {
   paused = false;
 
   constructor(
-    readonly address: RawAddress,
+    readonly address: RawAddress | TunnelAddress,
     /** Names the upstream: the pool's key and the `Host` a provider sees. */
     readonly key: string,
   ) {}

@@ -17,6 +17,7 @@ import { BulkCollector } from "./bulk.ts";
 import { ClientSide, SWEEP_MS } from "./client-side.ts";
 import type { ClientConn } from "./connections.ts";
 import { UpstreamPool } from "./pool.ts";
+import type { TunnelGate } from "./reverse.ts";
 import { UpstreamSide } from "./upstream-side.ts";
 
 export interface FrontOptions {
@@ -46,6 +47,8 @@ export interface FrontOptions {
   accessLog?: (entry: AccessEntry) => void;
   /** Speak HTTPS with this certificate. */
   tls?: TlsFiles;
+  /** Admits dial-out agents' tunnel connections (`GET /_gateway/providers/:code/tunnel`). */
+  tunnels?: TunnelGate;
 }
 
 export interface Front extends RawListener {
@@ -62,6 +65,10 @@ export interface Front extends RawListener {
   reloadTls(tls: TlsFiles): void;
   /** Closes every connection now. */
   closeAll(): void;
+  /** Ends a tunnel's data connections: their requests get 502, or are cut mid-body. */
+  dropTunnel(key: string, reason: string): void;
+  /** A tunnel's data connections: open, and carrying an exchange now. */
+  tunnelConnections(key: string): { open: number; busy: number };
 }
 
 /** Starts the byte-level front on `hostname:port`. */
@@ -72,6 +79,11 @@ export function startFront(sockets: RawSockets, options: FrontOptions): Front {
   const upstream = new UpstreamSide(client, pool, bulk);
   client.upstream = upstream;
   pool.handlers = upstream.handlers;
+  pool.reverse.bind({
+    release: (link) => pool.release(link),
+    open: (link, socket) => upstream.onOpen(link, socket),
+    fail: (link, error) => upstream.onConnectError(link, error),
+  });
   const listen = (port: number, tls: TlsFiles | undefined, replacing = false) =>
     sockets.listen<ClientConn>({
       hostname: options.hostname,
@@ -122,6 +134,11 @@ export function startFront(sockets: RawSockets, options: FrontOptions): Front {
       clearInterval(sweeper);
       for (const conn of client.clients) client.cut(conn);
       pool.closeIdle();
+      pool.reverse.dropAll();
     },
+    dropTunnel(key, reason) {
+      pool.reverse.drop(key, reason);
+    },
+    tunnelConnections: (key) => pool.reverse.count(key),
   };
 }

@@ -5,6 +5,7 @@
  */
 import type { RawAddress, RawHandlers, RawSockets } from "../../runtime/index.ts";
 import { resumeLink, UpstreamLink } from "./connections.ts";
+import { ReverseLinks, type TunnelAddress } from "./reverse.ts";
 
 const MAX_IDLE_PER_UPSTREAM = 128;
 
@@ -12,6 +13,8 @@ export class UpstreamPool {
   readonly #idle = new Map<string, UpstreamLink[]>();
   /** Once draining, nothing goes back to the pool. */
   draining = false;
+  /** Dial-out agents' connections, pooled here like the others (./reverse.ts). */
+  readonly reverse = new ReverseLinks();
 
   constructor(
     readonly sockets: RawSockets,
@@ -20,9 +23,12 @@ export class UpstreamPool {
   ) {}
 
   /** An idle connection to `address`, marked reused, or a new one (its socket opens later). */
-  acquire(address: RawAddress): UpstreamLink {
+  acquire(address: RawAddress | TunnelAddress): UpstreamLink {
     const key =
-      address.key ?? ("unix" in address ? `unix:${address.unix}` : `${address.hostname}:${address.port}`);
+      address.key ??
+      ("unix" in address
+        ? `unix:${address.unix}`
+        : `${(address as { hostname: string }).hostname}:${(address as { port: number }).port}`);
     const idle = this.#idle.get(key);
     while (idle && idle.length > 0) {
       const link = idle.pop()!;
@@ -36,7 +42,9 @@ export class UpstreamPool {
   }
 
   /** A new connection (never pooled yet). */
-  connect(address: RawAddress, key: string): UpstreamLink {
+  connect(address: RawAddress | TunnelAddress, key: string): UpstreamLink {
+    // A tunnelled provider is not connected to: its agent's next connection comes to the gateway.
+    if ("tunnel" in address) return this.reverse.wait(address);
     const link = new UpstreamLink(address, key);
     this.sockets.connect(address, this.handlers!, link);
     return link;
@@ -72,6 +80,7 @@ export class UpstreamPool {
 
   /** A connection that closed is no longer idle. */
   forget(link: UpstreamLink): void {
+    if ("tunnel" in link.address) this.reverse.forget(link);
     const list = this.#idle.get(link.key);
     if (!list) return;
     const at = list.indexOf(link);
