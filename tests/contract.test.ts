@@ -1,6 +1,6 @@
 /**
- * One provider contract, run against a local provider the gateway spawns and an external one
- * registered over HTTP: health, namespace stripping, forwarding headers, status, OpenAPI presence,
+ * One provider contract, run against a local provider the gateway spawns, an external one
+ * registered over HTTP, and an external one served through `gateway agent`'s dial-out tunnel: health, namespace stripping, forwarding headers, status, OpenAPI presence,
  * lifecycle (or 501), logs (or 501), strict bodies and auth. Where the kinds must differ, KINDS
  * says so, in one place. And `gateway check --url` runs the provider-facing part against an agent
  * not registered anywhere yet.
@@ -18,6 +18,7 @@ import {
   serveArgs,
   spawnGateway,
   startAgent,
+  startTunnelAgent,
   waitFor,
   waitForStatus,
 } from "./helpers.ts";
@@ -66,6 +67,21 @@ const KINDS = {
       expect(created.status).toBe(201);
       const c = created.body.connection;
       expect((await agentCall(c.register_endpoint, c.auth_token, { url: agent.url })).status).toBe(200);
+      return { url: gw.url, code: "subject" };
+    },
+  },
+  tunnel: {
+    /** An external provider all the same, served through `gateway agent`'s dial-out tunnel. */
+    lifecycle: 501,
+    logs: 501,
+    setup: async (): Promise<Subject> => {
+      const space = makeSpace();
+      const upstream = await startAgent(space, { name: "subject" });
+      const gw = await spawnGateway([...serveArgs(space), "--admin-token", ADMIN]);
+      const created = await createExternal(gw.url, { code: "subject", runtime: "external" }, admin);
+      expect(created.status).toBe(201);
+      startTunnelAgent(space, created.body.connection.agent_command, upstream.url);
+      await waitForStatus(gw.url, "subject", "ready");
       return { url: gw.url, code: "subject" };
     },
   },

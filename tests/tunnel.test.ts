@@ -117,6 +117,76 @@ describe("gateway agent", () => {
     expect(results.filter((ok) => !ok).length).toBe(0);
   });
 
+  test("through the tunnel an SSE stream stays open, a WebSocket works end to end, and a client that goes away cancels its request", async () => {
+    const space = makeSpace();
+    const upstream = await startAgent(space, { name: "far", fixture: "lab.ts" });
+    const { gw, connection } = await gatewayWithExternal(space);
+    startTunnelAgent(space, connection.agent_command, upstream.url, { logLevel: "info" });
+    await waitForStatus(gw.url, "far", "ready");
+
+    // SSE: the first event at once, the next ones as the provider sends them, seconds apart.
+    const controller = new AbortController();
+    const sse = await fetch(`${gw.url}/api/v1/far/sse?id=s1`, { signal: controller.signal });
+    expect(sse.headers.get("content-type")).toStartWith("text/event-stream");
+    const reader = sse.body!.getReader();
+    const decoder = new TextDecoder();
+    expect(decoder.decode((await reader.read()).value)).toContain("event: hello");
+    await Bun.sleep(1500);
+    expect((await request(`${upstream.url}/sse-send?id=s1&data=later`)).status).toBe(200);
+    expect(decoder.decode((await reader.read()).value)).toContain("data: later");
+    // The client goes away: the provider sees its stream cancelled.
+    controller.abort();
+    await waitFor("the provider to see the stream cancelled", async () => {
+      const state = await request<{ cancelled_at: number | null }>(`${upstream.url}/sse-state?id=s1`);
+      return state.body.cancelled_at !== null;
+    });
+
+    // WebSocket: the upgrade goes down the tunnel, frames both ways, a close with its code.
+    const ws = new WebSocket(`${gw.url.replace("http", "ws")}/api/v1/far/ws?id=w1`);
+    const received: Array<string | number> = [];
+    const closed = new Promise<number>((resolve) =>
+      ws.addEventListener("close", (event) => resolve(event.code)),
+    );
+    ws.binaryType = "arraybuffer";
+    ws.addEventListener("message", (event) =>
+      received.push(typeof event.data === "string" ? event.data : (event.data as ArrayBuffer).byteLength),
+    );
+    await new Promise((resolve) => ws.addEventListener("open", resolve));
+    ws.send("hello through the tunnel");
+    ws.send(new Uint8Array(300_000));
+    await waitFor("the echoes", () => received.length >= 3);
+    expect(received).toEqual(["welcome", "hello through the tunnel", 300_000]);
+    ws.send("close:4001:done");
+    expect(await closed).toBe(4001);
+    // Requests still flow on the other connections meanwhile.
+    expect((await request(`${gw.url}/api/v1/far/health`)).status).toBe(200);
+  });
+
+  test("a slow reader of a large download does not hold up other requests through the same tunnel", async () => {
+    const space = makeSpace();
+    const upstream = await startAgent(space, { name: "far", fixture: "wire.ts" });
+    const { gw, connection } = await gatewayWithExternal(space);
+    startTunnelAgent(space, connection.agent_command, upstream.url, { logLevel: "info" });
+    await waitForStatus(gw.url, "far", "ready");
+    // 64 MiB asked for, read a little, then left unread: backpressure holds it in the pipes.
+    const big = await fetch(`${gw.url}/api/v1/far/bytes?n=${64 * 1024 * 1024}`);
+    const reader = big.body!.getReader();
+    const first = await reader.read();
+    expect(first.value!.byteLength).toBeGreaterThan(0);
+    const others = await Promise.all(
+      Array.from({ length: 20 }, () => request(`${gw.url}/api/v1/far/health`)),
+    );
+    expect(others.every((r) => r.status === 200)).toBe(true);
+    // And the slow download completes once read.
+    let total = first.value!.byteLength;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      total += value.byteLength;
+    }
+    expect(total).toBe(64 * 1024 * 1024);
+  });
+
   test("the tunnel dropped mid-request: that request gets 502, new ones 503 until the agent is back", async () => {
     const space = makeSpace();
     const upstream = await startAgent(space, { name: "far" });

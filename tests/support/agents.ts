@@ -16,13 +16,16 @@ export interface Agent {
   stop(): Promise<void>;
 }
 
-/** Starts the echo fixture as an agent on 127.0.0.1 (or `port`); `env` adds to its environment. */
+/**
+ * Starts the echo fixture (or `fixture`, a file of tests/fixtures/ with a /health route) as an
+ * agent on 127.0.0.1 (or `port`); `env` adds to its environment.
+ */
 export async function startAgent(
   space: Space,
-  options: { port?: number; env?: Record<string, string>; name?: string } = {},
+  options: { port?: number; env?: Record<string, string>; name?: string; fixture?: string } = {},
 ): Promise<Agent> {
   const port = options.port ?? runtime.freePort();
-  const proc = Bun.spawn([BUN, join(FIXTURES, "echo.ts")], {
+  const proc = Bun.spawn([BUN, join(FIXTURES, options.fixture ?? "echo.ts")], {
     env: {
       ...process.env,
       PORT: String(port),
