@@ -86,6 +86,42 @@ describe("deploy/", () => {
     expect(gateway.volumeMounts.map((m) => m.mountPath)).toContain("/providers");
   });
 
+  test("the dial-out agent's manifests validate and take the token from a Secret, with no port to reach", async () => {
+    const text = readFileSync(join(REPO_ROOT, "deploy", "kubernetes", "agent.yaml"), "utf8");
+    const docs = parseAllDocuments(text).map((doc) => doc.toJS() as Manifest);
+    expect(docs.map((doc) => doc.kind)).toEqual(["Secret", "Deployment"]);
+    for (const doc of docs) {
+      const Model = await modelOf(doc);
+      expect(() => new Model(doc).validate()).not.toThrow();
+    }
+    const pod = (docs[1]!.spec!.template as { spec: Record<string, unknown> }).spec as {
+      terminationGracePeriodSeconds: number;
+      containers: Array<{
+        command: string[];
+        args: string[];
+        ports?: unknown[];
+        env: Array<{ name: string; value?: string; valueFrom?: { secretKeyRef: { name: string } } }>;
+      }>;
+    };
+    const agent = pod.containers[0]!;
+    // The image's entrypoint runs a gateway: the agent's command replaces it.
+    expect(agent.command.slice(-2)).toEqual(["/usr/local/bin/gateway", "agent"]);
+    expect(readFileSync(join(REPO_ROOT, "Dockerfile"), "utf8")).toContain(
+      '"/usr/bin/tini", "--", "/usr/local/bin/gateway"',
+    );
+    expect(agent.ports).toBeUndefined();
+    expect(agent.env.find((e) => e.name === "GATEWAY_AGENT_TOKEN")?.valueFrom?.secretKeyRef.name).toBe(
+      "orders-agent-token",
+    );
+    expect(agent.env.map((e) => e.name).sort()).toEqual([
+      "GATEWAY_AGENT_GATEWAY",
+      "GATEWAY_AGENT_TOKEN",
+      "GATEWAY_AGENT_UPSTREAM",
+    ]);
+    // Above the agent's drain.
+    expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(30);
+  });
+
   test("the compose file builds the image from the repository and mounts the providers dir", () => {
     const compose = parseYaml(readFileSync(join(REPO_ROOT, "deploy", "compose.yaml"), "utf8")) as {
       services: Record<
