@@ -15,6 +15,7 @@ import {
   getProvider,
   makeSpace,
   request,
+  runCli,
   type Space,
   serveArgs,
   spawnGateway,
@@ -69,6 +70,31 @@ function exchange(port: number, bytes: string, untilMs = 3000): Promise<string> 
 }
 
 describe("gateway agent", () => {
+  test("its command line says what is missing or wrong, and a refused token ends it with exit 2", async () => {
+    const missing = await runCli(["agent", "--gateway", "http://127.0.0.1:1"], {
+      env: { GATEWAY_AGENT_TOKEN: "", GATEWAY_AGENT_UPSTREAM: "" },
+    });
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain("gateway agent needs --token (or GATEWAY_AGENT_TOKEN)");
+    const unknown = await runCli(["agent", "--gatway", "http://x"]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('Unknown flag "--gatway" for gateway agent (did you mean --gateway?)');
+
+    const space = makeSpace();
+    const gw = await startInProcess(space);
+    const refused = await runCli([
+      "agent",
+      "--gateway",
+      gw.url,
+      "--token",
+      "gwp_0000000000000000000000000000",
+      "--upstream",
+      "http://127.0.0.1:9",
+    ]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain("the gateway refused the token (401");
+  });
+
   test("the agent_command, --upstream filled in, serves the provider through the tunnel: ready, requests and bodies, the upstream's Host", async () => {
     const space = makeSpace();
     const upstream = await startAgent(space, { name: "far" });
