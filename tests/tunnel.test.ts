@@ -237,6 +237,34 @@ describe("gateway agent", () => {
     expect((await request(`${gw.url}/api/v1/far/items`)).status).toBe(200);
   });
 
+  test("the tunnel dropped mid-stream: the download is cut short, never passed off as complete", async () => {
+    const space = makeSpace();
+    const upstream = await startAgent(space, { name: "far", fixture: "wire.ts" });
+    const { gw, connection } = await gatewayWithExternal(space);
+    const agent = startTunnelAgent(space, connection.agent_command, upstream.url, { logLevel: "info" });
+    await waitForStatus(gw.url, "far", "ready");
+    const size = 256 * 1024 * 1024;
+    const response = await fetch(`${gw.url}/api/v1/far/bytes?n=${size}`);
+    expect(response.headers.get("content-length")).toBe(String(size));
+    const reader = response.body!.getReader();
+    let got = (await reader.read()).value!.byteLength;
+    agent.signal("SIGKILL");
+    const outcome = await (async () => {
+      try {
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done) return "ended";
+          got += value.byteLength;
+        }
+      } catch {
+        return "error";
+      }
+    })();
+    // Either the client sees an error, or an end before Content-Length: never a whole body.
+    expect(got).toBeLessThan(size);
+    expect(["error", "ended"]).toContain(outcome);
+  });
+
   test("SIGTERM: the agent drains (the request in flight finishes), then exits 0", async () => {
     const space = makeSpace();
     const upstream = await startAgent(space, { name: "far" });
