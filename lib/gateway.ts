@@ -448,6 +448,16 @@ export class Gateway {
     return this.#specs.settled();
   }
 
+  /** The listener is open: spec files may load now (they waited, so that it opened at once). */
+  releaseSpecs(): void {
+    this.#specs.releaseSoon();
+  }
+
+  /** Resolves once every spec file waiting or loading has loaded (not the upstream fetches). */
+  specFilesLoaded(): Promise<void> {
+    return this.#specs.filesLoaded();
+  }
+
   /** Resolves when every started provider is ready or has failed. */
   async settled(): Promise<void> {
     await Promise.all([...this.#startable()].map((entry) => entry.supervisor.settled()));

@@ -24,16 +24,21 @@ export function openApiRoutes(gateway: Gateway, version: string): Hono<AppEnv> {
     if (etagMatches(ifNoneMatch, etag)) return new Response(null, { status: 304, headers });
     return new Response(body, { headers: { ...headers, "content-type": contentType } });
   };
-  app.get("/openapi.json", (c) => {
+  // A spec file still waiting to load (at start-up they load after the listener opens) is waited
+  // for: the document is never served without a provider whose spec is on disk.
+  app.get("/openapi.json", async (c) => {
+    await gateway.specFilesLoaded();
     const built = cache.get(gateway.revision);
     return send(c.req.header("if-none-match"), built.json, built.jsonEtag, "application/json");
   });
-  app.get("/openapi.yaml", (c) => {
+  app.get("/openapi.yaml", async (c) => {
+    await gateway.specFilesLoaded();
     const { body, etag } = cache.get(gateway.revision).yaml();
     return send(c.req.header("if-none-match"), body, etag, "application/yaml; charset=utf-8");
   });
 
-  app.get("/_gateway/providers/:code/openapi.json", (c) => {
+  app.get("/_gateway/providers/:code/openapi.json", async (c) => {
+    await gateway.specFilesLoaded();
     const code = c.req.param("code");
     const entry = gateway.providers.get(code);
     if (!entry) throw new HttpProblem(404, `No provider "${code}"; GET /_gateway/providers lists them`);

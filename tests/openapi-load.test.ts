@@ -354,3 +354,37 @@ describe("large specs", () => {
     expect((await validateSpec(spec.document!)).errors).toEqual([]);
   }, 60_000);
 });
+
+describe("large YAML specs", () => {
+  test("a YAML spec over 64 KB reads the same with the native parser as with the yaml package, aliases included", async () => {
+    const { parseSpecText } = await import("../lib/openapi/load.ts");
+    const { parse, stringify } = await import("yaml");
+    const shared = { type: "object", properties: { id: { type: "string" }, note: { type: "string" } } };
+    const paths: Record<string, unknown> = {};
+    for (let i = 0; i < 400; i++) {
+      paths[`/items${i}`] = {
+        get: {
+          operationId: `get${i}`,
+          responses: { "200": { description: "ok", content: { "application/json": { schema: shared } } } },
+        },
+      };
+    }
+    // `yaml` writes the shared schema once, as an anchor, and aliases it everywhere else.
+    const text = stringify({ openapi: "3.0.3", info: { title: "Big", version: "1" }, paths });
+    expect(text.length).toBeGreaterThan(64 * 1024);
+    expect(text).toContain("*a1");
+    expect(parseSpecText(text, "big.yaml")).toEqual(parse(text, { maxAliasCount: 100_000 }));
+  });
+
+  test("an alias bomb over 64 KB is refused, not expanded", async () => {
+    const { parseSpecText } = await import("../lib/openapi/load.ts");
+    const levels = ["a", "b", "c", "d", "e", "f", "g", "h", "i"];
+    let text = `# ${"padding ".repeat(9000)}\nopenapi: 3.0.3\na: &a [1, 1, 1, 1, 1, 1, 1, 1, 1]\n`;
+    for (let i = 1; i < levels.length; i++) {
+      const alias = `*${levels[i - 1]}`;
+      text += `${levels[i]}: &${levels[i]} [${Array(9).fill(alias).join(", ")}]\n`;
+    }
+    expect(text.length).toBeGreaterThan(64 * 1024);
+    expect(() => parseSpecText(text, "bomb.yaml")).toThrow(/Cannot parse bomb.yaml: Excessive alias count/);
+  });
+});

@@ -117,7 +117,9 @@ export async function startGateway(
   const host = server.hostname.includes(":") ? `[${server.hostname}]` : server.hostname;
   gateway.url = `${tls ? "https" : "http"}://${host}:${server.port}`;
   gateway.start();
-  void appHandle();
+  // Only now, with the listener open, the providers spawned and the app that answers /healthz
+  // loaded: spec files take CPU time to read (ProviderSpecs loads them one per event-loop turn).
+  void Promise.resolve(appHandle()).then(() => gateway.releaseSpecs());
   // The JIT waits for the end of the start-up wave: during it, compiling run-once code on a
   // second core only slows the providers starting (scripts/build.ts).
   void gateway.startupWaveOver(STARTUP_JIT_MAX_MS).then(() => adapter.startupDone());

@@ -17,6 +17,8 @@ const loadSpecModule = () => import("./spec.ts");
 
 /** The longest a ready provider's `/openapi.json` waits for other providers to finish starting. */
 const SPEC_FETCH_MAX_DELAY_MS = 1000;
+/** At start-up, spec files wait at least this long after the listener opened. */
+const SPEC_FILES_GRACE_MS = 100;
 
 /** What the spec lifecycle needs of the gateway. */
 export interface SpecHost {
@@ -44,6 +46,14 @@ export class ProviderSpecs {
   /** Loads under way, so a caller can wait for them ({@link settled}). */
   readonly #loading = new Set<Promise<void>>();
   #timer: ReturnType<typeof setTimeout> | undefined;
+  /**
+   * Spec files wait here until {@link release}: reading and bundling them is synchronous work
+   * (about 60 ms for a 420 KB spec), so at start-up it must come after the listener is open, and
+   * one file per turn of the event loop, so that /healthz and the proxy answer in between.
+   */
+  readonly #queue: Array<{ entry: ProviderEntry; done: () => void }> = [];
+  #held = true;
+  #draining = false;
 
   constructor(host: SpecHost) {
     this.#host = host;
@@ -51,9 +61,68 @@ export class ProviderSpecs {
 
   /** Loads the manifest's `spec` file; with watching on, again on every change to it or what it refers to. */
   loadFile(entry: ProviderEntry): Promise<void> {
-    const load = this.#loadFile(entry);
+    const load = new Promise<void>((done) => this.#queue.push({ entry, done }));
     this.#track(load);
+    this.#drain();
     return load;
+  }
+
+  /** Resolves once no spec file waits or loads (they are let go now if they were held). */
+  async filesLoaded(): Promise<void> {
+    this.release();
+    while (this.#queue.length > 0 || this.#draining) {
+      if (this.#loading.size > 0) await Promise.all([...this.#loading]);
+      // Between two files the queue waits a turn of the event loop: so does this.
+      else await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+  }
+
+  /** Lets the spec files load (the listener is open), one per turn of the event loop. */
+  release(): void {
+    this.#held = false;
+    this.#drain();
+  }
+
+  /**
+   * Lets them load once the start-up wave is over (no provider starting) or SPEC_FETCH_MAX_DELAY_MS
+   * from now, whichever comes first, and never sooner than SPEC_FILES_GRACE_MS: the first probes
+   * of /healthz, and the providers' own start, come before the CPU time specs take.
+   */
+  releaseSoon(): void {
+    const since = Date.now();
+    const check = () => {
+      if (!this.#held) return;
+      const waited = Date.now() - since;
+      if (waited >= SPEC_FETCH_MAX_DELAY_MS || (waited >= SPEC_FILES_GRACE_MS && !this.#host.anyStarting())) {
+        this.release();
+        return;
+      }
+      setTimeout(check, 25);
+    };
+    setTimeout(check, SPEC_FILES_GRACE_MS);
+  }
+
+  #drain(): void {
+    if (this.#held || this.#draining) return;
+    this.#draining = true;
+    const next = () => {
+      const item = this.#queue.shift();
+      if (!item) {
+        this.#draining = false;
+        return;
+      }
+      void this.#loadFile(item.entry)
+        .catch((error: Error) =>
+          this.#host.log.error(
+            `Loading the spec of provider "${item.entry.supervisor.code}" failed: ${error.message}`,
+          ),
+        )
+        .finally(() => {
+          item.done();
+          setTimeout(next, 0);
+        });
+    };
+    setTimeout(next, 0);
   }
 
   async #loadFile(entry: ProviderEntry): Promise<void> {
@@ -95,6 +164,7 @@ export class ProviderSpecs {
 
   /** Fetches what waits now, and resolves once no spec is loading (for `smoke` and `check`). */
   async settled(): Promise<void> {
+    this.release();
     this.#fetchWaiting();
     while (this.#loading.size > 0) await Promise.all([...this.#loading]);
   }
