@@ -200,13 +200,15 @@ function toMs(text: string): number {
   return match[2] === "us" ? value / 1000 : match[2] === "s" ? value * 1000 : value;
 }
 
-function wrk(url: string, connections: number): Sample {
+function wrk(url: string, connections: number, close = false): Sample {
   const out = Bun.spawnSync([
     "wrk",
     "-t1",
     `-c${connections}`,
     `-d${SECONDS}s`,
     "--latency",
+    // A new connection per request, as many health checkers and simple clients do.
+    ...(close ? ["-H", "Connection: close"] : []),
     url,
   ]).stdout.toString();
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0);
@@ -214,6 +216,43 @@ function wrk(url: string, connections: number): Sample {
   const p99 = toMs(/\s99%\s+(\S+)/.exec(out)?.[1] ?? "");
   if (/Non-2xx|Socket errors/.test(out)) console.error(`warning for ${url} c${connections}:\n${out}`);
   return { rps, p50, p99 };
+}
+
+/** `count` clients that each send one keep-alive request, then sit idle on their connection. */
+function idleClients(port: number, count: number) {
+  let sockets: Array<{ end(): void }> = [];
+  return {
+    count,
+    async open() {
+      sockets = await Promise.all(
+        Array.from(
+          { length: count },
+          () =>
+            new Promise<{ end(): void }>((resolve, reject) => {
+              Bun.connect({
+                hostname: "127.0.0.1",
+                port,
+                socket: {
+                  open(socket) {
+                    socket.write("GET /healthz HTTP/1.1\r\nHost: bench\r\n\r\n");
+                  },
+                  data(socket) {
+                    resolve(socket);
+                  },
+                  error(_socket, error) {
+                    reject(error);
+                  },
+                },
+              }).catch(reject);
+            }),
+        ),
+      );
+    },
+    close() {
+      for (const socket of sockets) socket.end();
+      sockets = [];
+    },
+  };
 }
 
 const median = (values: number[]) => {
@@ -227,10 +266,12 @@ async function main() {
   console.log(`rounds ${ROUNDS}, ${SECONDS} s per run, wrk -t1; work dir ${work}`);
   const samples: Record<string, Sample[]> = {};
   for (let round = 1; round <= ROUNDS; round++) {
-    for (const connections of [32, 1]) {
+    for (const connections of [32, 1, "close"] as const) {
       for (const [name, url] of Object.entries(targets)) {
-        const key = `${name} c${connections}`;
-        const sample = wrk(url, connections);
+        // Connection: close only against the proxies that matter for it.
+        if (connections === "close" && !["gateway", "nginx", "gateway-before"].includes(name)) continue;
+        const key = connections === "close" ? `${name} close32` : `${name} c${connections}`;
+        const sample = connections === "close" ? wrk(url, 32, true) : wrk(url, connections);
         samples[key] ??= [];
         samples[key].push(sample);
         console.log(
@@ -259,6 +300,18 @@ async function main() {
       );
     }
   }
+  for (const name of ["gateway", "gateway-before"]) {
+    const closeRun = summary[`${name} close32`];
+    const ngx = summary["nginx close32"];
+    if (closeRun && ngx)
+      console.log(
+        `| ${name} | 32, Connection: close | ${closeRun.rps.toFixed(0)} | ${closeRun.p50.toFixed(3)} | ${closeRun.p99.toFixed(3)} | ${(closeRun.rps / ngx.rps).toFixed(2)} | ${(closeRun.p99 / ngx.p99).toFixed(2)} |`,
+      );
+  }
+  if (summary["nginx close32"])
+    console.log(
+      `| nginx | 32, Connection: close | ${summary["nginx close32"].rps.toFixed(0)} | | | 1.00 | 1.00 |`,
+    );
   const g32 = summary["gateway c32"]!;
   const ratio = (key: string) => (summary[key] ? (g32.rps / summary[key].rps).toFixed(3) : "not run");
   console.log(`\ngateway ÷ caddy at 32 connections: ${ratio("caddy c32")}`);
@@ -273,6 +326,31 @@ async function main() {
         `gateway ÷ gateway-before at ${connections} connections: req/s ${(after.rps / before.rps).toFixed(3)}, p99 ${(after.p99 / before.p99).toFixed(3)}`,
       );
     }
+  }
+
+  // ---- 1,000 idle keep-alive clients held open under the 32-connection load --------------------
+  if (runs("gateway")) {
+    const idle = idleClients(gatewayPort, 1000);
+    const rssBefore = rssMb(gateway.pid);
+    await idle.open();
+    await Bun.sleep(500);
+    const perClientKb = ((rssMb(gateway.pid) - rssBefore) * 1024) / idle.count;
+    const withIdle: number[] = [];
+    const without: number[] = [];
+    for (let round = 0; round < 3; round++) {
+      withIdle.push(wrk(targets.gateway!, 32).rps);
+      idle.close();
+      await Bun.sleep(200);
+      without.push(wrk(targets.gateway!, 32).rps);
+      await idle.open();
+    }
+    idle.close();
+    const ratio = median(withIdle) / median(without);
+    console.log(
+      `
+${idle.count} idle keep-alive clients: 32-connection load ${median(withIdle).toFixed(0)} req/s with them, ` +
+        `${median(without).toFixed(0)} without (${((ratio - 1) * 100).toFixed(1)}%); ${perClientKb.toFixed(1)} KiB of gateway RSS per idle client`,
+    );
   }
 
   // ---- 1 GiB down and up through the gateway ------------------------------------------------
