@@ -228,7 +228,8 @@ async function recoveries(gateway: string, bunCmd: string, env: Record<string, s
       while (end !== -1) {
         const block = buffer.slice(0, end);
         buffer = buffer.slice(end + 2);
-        if (block.startsWith("event: status")) {
+        // Each event is `id: N`, `event: status`, `data: {...}`.
+        if (block.includes("\nevent: status") || block.startsWith("event: status")) {
           const data = JSON.parse(block.slice(block.indexOf("data: ") + 6)) as { to: string; reason: string };
           events.push({ at, to: data.to, reason: data.reason });
         }
