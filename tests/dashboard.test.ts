@@ -6,7 +6,7 @@
  * cut and restored with no change lost; the phone layout. Screenshots go to tests/artifacts/.
  */
 import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Socket, TCPSocketListener } from "bun";
@@ -24,6 +24,7 @@ import {
   waitFor,
   waitForStatus,
 } from "./helpers.ts";
+import { CHROMIUM, skipsWithoutChromium } from "./support/browser.ts";
 
 setDefaultTimeout(120_000);
 
@@ -31,15 +32,7 @@ afterEach(async () => {
   expect(await cleanup()).toEqual([]);
 });
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const IN_CI = process.env.CI === "true";
-const HAVE_CHROMIUM = existsSync(CHROMIUM);
-if (!HAVE_CHROMIUM && !IN_CI) {
-  console.warn(
-    `dashboard.test.ts: skipping the browser tests: no Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH); in CI (CI=true) they run and fail instead`,
-  );
-}
-const browserTest = test.skipIf(!HAVE_CHROMIUM && !IN_CI);
+const browserTest = test.skipIf(skipsWithoutChromium("dashboard.test.ts"));
 const ARTIFACTS = join(import.meta.dir, "artifacts");
 
 /** An echo provider with a UI element made of `tests/fixtures/elements/<file>`. */

@@ -5,7 +5,7 @@
  * no request leaves localhost.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { cpSync, existsSync, mkdtempSync, rmSync } from "node:fs";
+import { cpSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildGateway } from "../scripts/build.ts";
@@ -21,6 +21,7 @@ import {
   waitForStatus,
 } from "./helpers.ts";
 import { addSpecProvider } from "./openapi-helpers.ts";
+import { CHROMIUM, skipsWithoutChromium } from "./support/browser.ts";
 
 setDefaultTimeout(120_000);
 
@@ -68,21 +69,14 @@ describe("/docs over HTTP", () => {
   });
 });
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const IN_CI = process.env.CI === "true";
-const HAVE_CHROMIUM = existsSync(CHROMIUM);
-if (!HAVE_CHROMIUM && !IN_CI) {
-  console.warn(
-    `docs.test.ts: skipping the browser test: no Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH); in CI (CI=true) it runs and fails instead`,
-  );
-}
+const SKIP_BROWSER = skipsWithoutChromium("docs.test.ts");
 
 describe("/docs in headless Chromium, offline", () => {
   let binary = join(REPO_ROOT, "gateway");
   let buildDir: string | undefined;
 
   beforeAll(async () => {
-    if (!HAVE_CHROMIUM && !IN_CI) return;
+    if (SKIP_BROWSER) return;
     buildDir = mkdtempSync(join(tmpdir(), "gateway-docs-build-"));
     if (isFreshBuild(binary)) {
       // Run a copy from elsewhere: whatever the page needs must be inside the binary.
@@ -98,7 +92,7 @@ describe("/docs in headless Chromium, offline", () => {
     if (buildDir) rmSync(buildDir, { recursive: true, force: true });
   });
 
-  test.skipIf(!HAVE_CHROMIUM && !IN_CI)(
+  test.skipIf(SKIP_BROWSER)(
     "the page shows every provider's operations, 'Try it out' goes through the gateway, and nothing leaves localhost",
     async () => {
       const { chromium } = await import("playwright-core");

@@ -1,7 +1,7 @@
 /**
  * The dashboard's browser code. {@link dashboardClient} is served as its own source text
- * (`(function …)()`, routes/ui.ts), so it must stay self-contained: no imports, no module-level
- * values, only the DOM. Type-checked and linted with the rest of the project, no bundler needed.
+ * (`(function …)()`, routes/ui.ts), so it must stay self-contained: no module-level values and
+ * no imports but type-only ones (erased), only the DOM. Type-checked and linted with the rest of the project, no bundler needed.
  *
  * What it does: one row per provider (status, process, health, traffic with a sparkline), the
  * manifests that did not load, live updates from one EventSource (`/_gateway/events`, resumed by
@@ -9,61 +9,17 @@
  * start/stop/restart, its UI element, and a start-up timeline. Untrusted text (names, log lines,
  * reasons) only ever becomes text nodes.
  */
+import type { z } from "zod";
+import type { TrafficSample } from "../../lib/metrics/history.ts";
+import type { ProviderView } from "../../lib/supervisor/status.ts";
+import type { AccessSchema, LogsSchema } from "../schemas.ts";
+
 export function dashboardClient(): void {
-  type Status =
-    | "disabled"
-    | "starting"
-    | "ready"
-    | "unhealthy"
-    | "restarting"
-    | "failed"
-    | "stopped"
-    | "awaiting_agent";
-  interface Provider {
-    code: string;
-    name: string;
-    namespace: string;
-    runtime: string | null;
-    status: Status;
-    upstream: string | null;
-    pid: number | null;
-    restarts: number;
-    next_restart_at: string | null;
-    next_restart_reason: string | null;
-    version: string | null;
-    element: { tag: string; url: string } | null;
-    last_error: string | null;
-    manifest_error: string | null;
-    status_since: string | null;
-    status_reason: string | null;
-    last_exit: { code: number | null; signal: string | null; time: string } | null;
-    last_probe: {
-      target: string;
-      ok: boolean;
-      status: number | null;
-      latency_ms: number;
-      detail: string | null;
-      time: string;
-    } | null;
-    last_start: { started_at: string; ready_ms: number | null } | null;
-  }
-  interface Sample {
-    time: string;
-    rps: number;
-    error_rate: number;
-    p95_ms: number | null;
-  }
-  interface Access {
-    token_required: boolean;
-    token_accepted: boolean | null;
-    allowed: boolean;
-    reason: string | null;
-  }
-  interface LogLine {
-    time: string;
-    stream: string;
-    line: string;
-  }
+  // The shapes of the admin API's answers: type-only, so nothing is imported at run time.
+  type Provider = ProviderView;
+  type Sample = TrafficSample;
+  type Access = z.infer<typeof AccessSchema>;
+  type LogLine = z.infer<typeof LogsSchema>["lines"][number];
   interface Row {
     details: HTMLDetailsElement;
     summary: HTMLElement;
