@@ -508,7 +508,11 @@ export class ProviderSupervisor implements Supervised {
     let failures = 0;
     while (!signal.aborted) {
       if (!(await sleep(health.intervalMs, signal))) break;
-      if ((await this.#probe(health.timeoutMs)).ok) {
+      const probe = await this.#probe(health.timeoutMs);
+      // The run may have ended while the probe was out (the process died): its result is stale,
+      // and acting on it would turn a provider the run just marked failed back to unhealthy.
+      if (signal.aborted) break;
+      if (probe.ok) {
         if (failures >= health.failureThreshold) this.#setStatus("ready", "health check passes again");
         failures = 0;
         continue;
