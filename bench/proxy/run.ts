@@ -266,10 +266,15 @@ async function main() {
   console.log(`rounds ${ROUNDS}, ${SECONDS} s per run, wrk -t1; work dir ${work}`);
   const samples: Record<string, Sample[]> = {};
   for (let round = 1; round <= ROUNDS; round++) {
-    for (const connections of [32, 1, "close"] as const) {
+    for (const connections of [32, 1, 256, "close"] as const) {
       for (const [name, url] of Object.entries(targets)) {
         // Connection: close only against the proxies that matter for it.
-        if (connections === "close" && !["gateway", "nginx", "gateway-before"].includes(name)) continue;
+        // Connection: close and 256 connections only against the proxies that matter for them.
+        if (
+          (connections === "close" || connections === 256) &&
+          !["gateway", "nginx", "gateway-before"].includes(name)
+        )
+          continue;
         const key = connections === "close" ? `${name} close32` : `${name} c${connections}`;
         const sample = connections === "close" ? wrk(url, 32, true) : wrk(url, connections);
         samples[key] ??= [];
@@ -299,6 +304,14 @@ async function main() {
         `| ${name} | ${connections} | ${s.rps.toFixed(0)} | ${s.p50.toFixed(3)} | ${s.p99.toFixed(3)} | ${(s.rps / ngx.rps).toFixed(2)} | ${(s.p99 / ngx.p99).toFixed(2)} |`,
       );
     }
+  }
+  for (const name of ["gateway", "gateway-before", "nginx"]) {
+    const wide = summary[`${name} c256`];
+    const ngx = summary["nginx c256"];
+    if (wide && ngx)
+      console.log(
+        `| ${name} | 256 | ${wide.rps.toFixed(0)} | ${wide.p50.toFixed(3)} | ${wide.p99.toFixed(3)} | ${(wide.rps / ngx.rps).toFixed(2)} | ${(wide.p99 / ngx.p99).toFixed(2)} |`,
+      );
   }
   for (const name of ["gateway", "gateway-before"]) {
     const closeRun = summary[`${name} close32`];
