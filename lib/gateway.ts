@@ -140,7 +140,10 @@ export class Gateway {
         await this.rescan();
       },
     });
-    this.tunnels = new Tunnels(this.externals, deps.logger);
+    this.tunnels = new Tunnels(this.externals, deps.logger, (code) => {
+      const keeper = this.providers.get(code)?.supervisor;
+      return keeper instanceof ExternalProvider ? keeper : undefined;
+    });
   }
 
   /**

@@ -72,6 +72,7 @@ export class ExternalProvider implements Supervised {
   /** While a dial-out agent's tunnel is up: where its requests go (lib/external/tunnels.ts); it wins over a URL. */
   #tunnel: TunnelAddress | null = null;
   #tunnelFrom = "";
+  #tunnelDraining = false;
   /** When the agent was last heard from (register, heartbeat, or a probe at start). */
   #lastSeen = 0;
   #status: ProviderStatus;
@@ -126,6 +127,7 @@ export class ExternalProvider implements Supervised {
   /** A dial-out agent's tunnel came up (from `remote`): ready, its requests go down it. */
   tunnelUp(address: TunnelAddress, remote: string): void {
     this.#tunnel = address;
+    this.#tunnelDraining = false;
     this.#tunnelFrom = remote;
     this.lastError = null;
     this.#seen();
@@ -135,6 +137,10 @@ export class ExternalProvider implements Supervised {
   /** The agent answered a ping (or sent one): it lives. */
   tunnelAlive(): void {
     this.#seen();
+    if (this.#tunnel && !this.#tunnelDraining && this.#status === "unhealthy") {
+      this.lastError = null;
+      this.#setStatus("ready", "its tunnel answers again");
+    }
   }
 
   /** Its tunnel ended: awaiting its agent again (503 meanwhile). */
@@ -149,6 +155,7 @@ export class ExternalProvider implements Supervised {
 
   /** The agent is stopping: no new requests go down its tunnel (503), those in flight finish. */
   tunnelDraining(): void {
+    this.#tunnelDraining = true;
     if (this.#status === "ready") this.#setStatus("unhealthy", "its agent is stopping");
   }
 
@@ -269,7 +276,8 @@ export class ExternalProvider implements Supervised {
 
   /** The proxy could not open a connection to the agent: it is unhealthy until it is heard from. */
   upstreamFailed(reason: string): void {
-    if (this.#status !== "ready") return;
+    // A tunnel's liveness is its pings (lib/external/tunnels.ts), not one request that waited.
+    if (this.#tunnel || this.#status !== "ready") return;
     this.lastError = `the proxy could not reach the agent: ${reason}`;
     this.#setStatus("unhealthy", this.lastError);
   }

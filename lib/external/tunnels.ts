@@ -70,6 +70,8 @@ export class Tunnels implements TunnelGate {
   constructor(
     readonly externals: ExternalProviders,
     readonly logger: Logger,
+    /** The keeper of `code` now: a rescan may replace it, and a session bound to the old one is over. */
+    readonly keeperOf: (code: string) => ExternalProvider | undefined,
   ) {
     externals.onRotate = (code, token) => this.#send(this.#sessions.get(code), { type: "token", token });
   }
@@ -142,7 +144,7 @@ export class Tunnels implements TunnelGate {
       };
     }
     if ((this.#front?.tunnelConnections(session.address.key).open ?? 0) >= MAX_DATA_CONNECTIONS) {
-      this.#end(session, `the agent opened more than ${MAX_DATA_CONNECTIONS} data connections`);
+      // Refused, the session kept: the agent's count and the gateway's differ for a moment.
       return {
         ok: false,
         status: 429,
@@ -156,7 +158,10 @@ export class Tunnels implements TunnelGate {
     const code = keeper.code;
     const now = Date.now();
     const current = this.#sessions.get(code);
-    if (current && !current.closed) {
+    if (current && !current.closed && current.keeper !== keeper) {
+      // The provider was made again (a rescan): the old session serves nothing any more.
+      this.#end(current, "its provider was reloaded");
+    } else if (current && !current.closed) {
       if (now - current.lastHeard < 2 * PING_INTERVAL_MS) {
         return {
           ok: false,
@@ -183,7 +188,9 @@ export class Tunnels implements TunnelGate {
         host: upstreamHost,
         origin: upstreamOrigin,
         basePath: "",
-        demand: (count) => this.#send(session, { type: "open", count: Math.min(count, 16) }),
+        closed: false,
+        // One more connection per request that waits for one.
+        demand: () => this.#send(session, { type: "open", count: 1 }),
       },
       channel: null as unknown as ControlChannel,
       lastHeard: now,
@@ -285,6 +292,7 @@ export class Tunnels implements TunnelGate {
   #end(session: Session, reason: string): void {
     if (session.closed) return;
     session.closed = true;
+    session.address.closed = true;
     if (this.#sessions.get(session.code) === session) this.#sessions.delete(session.code);
     session.channel?.close();
     this.#front?.dropTunnel(
@@ -300,6 +308,10 @@ export class Tunnels implements TunnelGate {
 
   #tick(now: number): void {
     for (const session of [...this.#sessions.values()]) {
+      if (this.keeperOf(session.code) !== session.keeper) {
+        this.#end(session, "its provider was reloaded or removed");
+        continue;
+      }
       if (now - session.lastHeard > MISSED_PINGS * PING_INTERVAL_MS) {
         this.#end(session, `no answer to ${MISSED_PINGS} pings in a row`);
         continue;

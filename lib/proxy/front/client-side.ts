@@ -34,6 +34,9 @@ export const MAX_PIPELINE_BUFFER = 256 * 1024;
 /** What a connection past `maxConnections` gets before it is closed: no request is read. */
 const OVER_CAPACITY = answerBytes(answers.overCapacity(), { requestId: "", close: true, headRequest: false });
 
+/** Bytes a dial-out agent may leave unread on its control connection before it is cut. */
+const MAX_CONTROL_OUTBOX = 1024 * 1024;
+
 export class ClientSide {
   readonly clients = new Set<ClientConn>();
   readonly handlers: RawHandlers<ClientConn>;
@@ -183,6 +186,12 @@ export class ClientSide {
     for (const [name, value] of Object.entries(extra)) head += `${name}: ${value}\r\n`;
     this.write(conn, `${head}\r\n`);
     this.clients.delete(conn);
+    if (verdict.kind === "data" && conn.outbox.length > 0) {
+      // The 101 did not go out whole: requests written now would pass it. Rare; the agent opens another.
+      conn.state = "closed";
+      conn.socket?.end();
+      return;
+    }
     conn.headDeadline = 0;
     conn.idleSince = 0;
     if (verdict.kind === "data") {
@@ -196,9 +205,18 @@ export class ClientSide {
       remoteAddress: conn.remoteAddress,
       send: (text) => {
         this.write(conn, text);
-        return conn.outbox.length === 0;
+        if (conn.outbox.length === 0) return true;
+        // An agent that does not read its control connection: bounded, then cut.
+        let waiting = 0;
+        for (const chunk of conn.outbox) waiting += chunk.length;
+        if (waiting > MAX_CONTROL_OUTBOX) socket.terminate();
+        return false;
       },
-      close: () => socket.end(),
+      // What is queued ("drained", "replaced") goes out first: onDrain ends it after.
+      close: () => {
+        if (conn.outbox.length === 0) socket.end();
+        else conn.state = "closed";
+      },
     });
     // Control messages sent along with the head are read as if they came after the 101.
     const early = conn.unread;

@@ -85,6 +85,8 @@ export class UpstreamPool {
     if (!list) return;
     const at = list.indexOf(link);
     if (at !== -1) list.splice(at, 1);
+    // Keys come and go (a tunnel's key is its session): no empty list is kept.
+    if (list.length === 0) this.#idle.delete(link.key);
   }
 
   /** Closes every idle connection (draining, or closing everything). */

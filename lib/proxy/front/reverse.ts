@@ -25,6 +25,8 @@ export interface TunnelAddress {
   /** The provider's origin as its redirects name it. */
   origin: string;
   basePath?: string;
+  /** Set once the tunnel has ended: nothing waits for its connections any more. */
+  closed: boolean;
   /** Asks the agent for `count` more data connections (all it has are busy). */
   demand(count: number): void;
 }
@@ -101,7 +103,7 @@ export class ReverseLinks {
     const queue = this.#waiting.get(address.key) ?? [];
     queue.push({ link, since: Date.now() });
     this.#waiting.set(address.key, queue);
-    address.demand(queue.length);
+    address.demand(1);
     return link;
   }
 
@@ -111,7 +113,10 @@ export class ReverseLinks {
     const queue = this.#waiting.get(key);
     while (queue && queue.length > 0) {
       const { link } = queue.shift()!;
-      if (link.state === "closed") continue;
+      if (link.state === "closed") {
+        this.#links.get(key)?.delete(link);
+        continue;
+      }
       conn.reverse = link;
       this.#open(link, socket);
       return link;
@@ -140,6 +145,7 @@ export class ReverseLinks {
     for (const [key, queue] of this.#waiting) {
       while (queue.length > 0 && now - queue[0]!.since > TUNNEL_WAIT_MS) {
         const { link } = queue.shift()!;
+        this.#links.get(key)?.delete(link);
         if (link.state !== "closed")
           this.#fail(link, new Error(`no tunnel connection from the agent within ${TUNNEL_WAIT_MS} ms`));
       }

@@ -257,6 +257,8 @@ export class UpstreamSide {
       !conn.responseStarted &&
       link.reused &&
       !link.gotBytes &&
+      // A tunnel that ended has no connection to retry on (its agent opens a new session).
+      !("tunnel" in link.address && link.address.closed) &&
       conn.requestSent &&
       conn.request !== null &&
       conn.request.contentLength === null &&
