@@ -53,6 +53,7 @@ export class UpstreamPool {
   /** Gives a connection back after a complete exchange; closes it when the pool is full or draining. */
   release(link: UpstreamLink): void {
     resumeLink(link);
+    if ("tunnel" in link.address && this.reverse.handOver(link)) return;
     link.state = "idle";
     link.partialHead = null;
     link.response = null;

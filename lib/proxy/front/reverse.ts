@@ -130,6 +130,31 @@ export class ReverseLinks {
     return link;
   }
 
+  /**
+   * A data connection that finished an exchange, while requests wait for one: it serves the
+   * oldest of them at once instead of going idle. True when it did.
+   */
+  handOver(link: UpstreamLink): boolean {
+    const queue = this.#waiting.get(link.key);
+    const socket = link.socket;
+    if (!queue || !socket) return false;
+    while (queue.length > 0) {
+      const { link: waiter } = queue.shift()!;
+      this.#links.get(link.key)?.delete(waiter);
+      if (waiter.state === "closed") continue;
+      // The socket changes hands: the finished link is done with, the waiter takes its place.
+      this.#links.get(link.key)?.delete(link);
+      link.socket = null;
+      link.state = "closed";
+      link.owner = null;
+      this.#track(link.key, waiter);
+      (socket.data as unknown as ClientConn).reverse = waiter;
+      this.#open(waiter, socket);
+      return true;
+    }
+    return false;
+  }
+
   /** A tunnel ended: its connections are closed (requests on them get 502, or are cut mid-body). */
   drop(key: string, reason: string): void {
     const waiting = this.#waiting.get(key) ?? [];
