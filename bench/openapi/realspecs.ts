@@ -10,10 +10,10 @@
  */
 import { existsSync, readdirSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { mergeSpecs, type ProviderInput } from "../../lib/openapi/merge.ts";
+import { mergeSpecs } from "../../lib/openapi/merge.ts";
 import { type LoadedSpec, loadSpecFile } from "../../lib/openapi/spec.ts";
 import { validateSpec } from "../../lib/openapi/validate.ts";
-import { GATEWAY_COMPONENTS, GATEWAY_PATHS, GATEWAY_TAG_OBJECT } from "../../routes/openapi-gateway-paths.ts";
+import { BENCH_BASE, readyProviders } from "./merge-inputs.ts";
 
 const root = resolve(process.env.REALSPECS ?? join(import.meta.dir, "..", "..", "..", "shared", "realspecs"));
 if (!existsSync(root)) {
@@ -57,21 +57,8 @@ for (const { code, spec, loadMs } of loaded) {
   );
 }
 
-const providers: ProviderInput[] = loaded.map(({ code, spec }) => ({
-  code,
-  name: code,
-  namespace: `/api/v1/${code}`,
-  status: "ready",
-  spec,
-}));
-const base = {
-  title: "Gateway",
-  version: "bench",
-  servers: [{ url: "/" }],
-  tag: GATEWAY_TAG_OBJECT,
-  paths: GATEWAY_PATHS,
-  components: GATEWAY_COMPONENTS,
-};
+const providers = readyProviders(loaded);
+const base = BENCH_BASE;
 const runs: number[] = [];
 for (let run = 0; run < 9; run++) {
   const started = performance.now();

@@ -17,11 +17,11 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { stringify as stringifyYaml } from "yaml";
 import { DocumentCache } from "../../lib/openapi/cache.ts";
-import { mergeSpecs, type ProviderInput } from "../../lib/openapi/merge.ts";
+import { mergeSpecs } from "../../lib/openapi/merge.ts";
 import { type LoadedSpec, loadSpecFile } from "../../lib/openapi/spec.ts";
 import { validateSpec } from "../../lib/openapi/validate.ts";
 import { bunAdapter } from "../../lib/runtime/bun.ts";
-import { GATEWAY_COMPONENTS, GATEWAY_PATHS, GATEWAY_TAG_OBJECT } from "../../routes/openapi-gateway-paths.ts";
+import { BENCH_BASE, readyProviders } from "./merge-inputs.ts";
 
 const SPECS = Number(process.env.SPECS ?? 50);
 const SPEC_KB = Number(process.env.SPEC_KB ?? 420);
@@ -168,21 +168,8 @@ const invalid = loaded.filter(({ spec }) => !spec.document);
 if (invalid.length > 0)
   throw new Error(`Generated specs did not load: ${JSON.stringify(invalid[0]!.spec.errors)}`);
 
-const providers: ProviderInput[] = loaded.map(({ code, spec }) => ({
-  code,
-  name: code,
-  namespace: `/api/v1/${code}`,
-  status: "ready",
-  spec,
-}));
-const base = {
-  title: "Gateway",
-  version: "bench",
-  servers: [{ url: "/" }],
-  tag: GATEWAY_TAG_OBJECT,
-  paths: GATEWAY_PATHS,
-  components: GATEWAY_COMPONENTS,
-};
+const providers = readyProviders(loaded);
+const base = BENCH_BASE;
 const mergeRuns: number[] = [];
 const rebuildRuns: number[] = [];
 let mergedBytes = 0;
