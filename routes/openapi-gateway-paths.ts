@@ -335,7 +335,7 @@ const ROUTES: Route[] = [
     operationId: "events",
     summary: "Server-sent events: a snapshot of every provider, then status changes",
     description:
-      "Every event has an `id:`. A client that reconnects with `Last-Event-ID` (or `?last_event_id=`) gets the status changes it missed, in order, instead of a snapshot; the last 1,024 are kept.",
+      "`snapshot` events (one per provider), then `status` events, and `providers` (`{codes}`) when providers appear or go. Every event has an `id:`. A client that reconnects with `Last-Event-ID` (or `?last_event_id=`) gets the status changes it missed, in order, instead of a snapshot; the last 1,024 are kept.",
     responses: { "200": { description: "An event stream", content: { "text/event-stream": {} } } },
   },
   {

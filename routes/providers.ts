@@ -130,7 +130,22 @@ export function providerRoutes(gateway: Gateway): Hono<AppEnv> {
             );
           }
         }
-        unsubscribe = gateway.subscribe((event, id) => status(id, event));
+        const unsubscribeStatus = gateway.subscribe((event, id) => status(id, event));
+        // Providers that appear or go are no status change: said as `providers` with the codes
+        // there are now (its id is the last status change's, so a resume still starts there).
+        let codes = [...gateway.providers.keys()].sort().join(",");
+        const unsubscribeSet = gateway.onDocumentChange(() => {
+          const now = [...gateway.providers.keys()].sort().join(",");
+          if (now === codes) return;
+          codes = now;
+          send(
+            `id: ${gateway.events.lastId}\nevent: providers\ndata: ${JSON.stringify({ codes: now ? now.split(",") : [] })}\n\n`,
+          );
+        });
+        unsubscribe = () => {
+          unsubscribeStatus();
+          unsubscribeSet();
+        };
         // A comment line now and then keeps intermediaries from closing a quiet stream.
         ping = setInterval(() => send(": ping\n\n"), 15_000);
       },

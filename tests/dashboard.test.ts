@@ -154,6 +154,12 @@ describe("the dashboard in headless Chromium", () => {
       // Timeline: a bar per provider that started.
       expect(await page.locator("#timeline .row").count()).toBe(2);
 
+      // A provider whose directory goes away leaves the page by itself too.
+      rmSync(join(space.providersDir, "beta"), { recursive: true, force: true });
+      await gw.gateway.rescan();
+      await page.locator("#provider-beta").waitFor({ state: "detached" });
+      expect(await page.locator("#summary").textContent()).toBe("1 of 1 ready");
+
       const outside = requested.filter((url) => !url.startsWith(gw.url) && !url.startsWith("data:"));
       expect(outside).toEqual([]);
       expect(problems).toEqual([]);

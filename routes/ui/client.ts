@@ -834,6 +834,11 @@ export function dashboardClient(): void {
       if (!providers.has(code)) void loadAll();
       else void refreshProvider(code);
     };
+    // Providers came or went (a manifest added or removed): read the list, and what did not load, again.
+    events.addEventListener("providers", () => {
+      void loadAll();
+      void loadProblems();
+    });
     events.addEventListener("snapshot", onEvent as EventListener);
     events.addEventListener("status", onEvent as EventListener);
   }
