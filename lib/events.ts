@@ -15,9 +15,14 @@ export interface JournalEntry {
 
 export class EventJournal {
   readonly #ring: JournalEntry[] = [];
-  #lastId = 0;
+  /**
+   * Ids start at the boot time in microseconds, so a gateway that restarted numbers above every
+   * id its predecessor gave: a client resuming with an old id gets a snapshot, never a few new
+   * events taken for all it missed.
+   */
+  #lastId = Date.now() * 1000;
 
-  /** The id of the newest event; 0 before any. */
+  /** The id of the newest event; before any, the starting point (see #lastId). */
   get lastId(): number {
     return this.#lastId;
   }

@@ -331,6 +331,20 @@ const ROUTES: Route[] = [
   },
   {
     method: "get",
+    path: "/_gateway/providers/{code}/logs/stream",
+    operationId: "followLogs",
+    summary: "A provider's output as it comes (server-sent `line` events), the last `tail` lines first",
+    params: CodeParam,
+    query: TailQuery,
+    responses: {
+      "200": { description: "An event stream", content: { "text/event-stream": {} } },
+      "400": problem("tail is not a whole number from 1 to 10000"),
+      "404": problem("No such provider"),
+      "501": problem("An external provider: its output stays on its agent's machine"),
+    },
+  },
+  {
+    method: "get",
     path: "/_gateway/events",
     operationId: "events",
     summary: "Server-sent events: a snapshot of every provider, then status changes",

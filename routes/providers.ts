@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import { elementUrl } from "../lib/elements.ts";
 import type { Gateway } from "../lib/gateway.ts";
 import { HttpProblem } from "../lib/problem.ts";
+import type { LogLine } from "../lib/supervisor/logs.ts";
 import type { StatusEvent } from "../lib/supervisor/status.ts";
 import { requireAdmin } from "./auth.ts";
 import type { AppEnv } from "./env.ts";
@@ -21,6 +22,57 @@ export function providerRoutes(gateway: Gateway): Hono<AppEnv> {
   app.get("/_gateway/providers/:code", (c) =>
     c.json(gateway.view(find(c.req.param("code")).supervisor.code)),
   );
+
+  // The same lines as they come, as server-sent events (`event: line`, data as in /logs): the
+  // last `tail` first, then each new one. The dashboard follows a provider's output with it.
+  app.get("/_gateway/providers/:code/logs/stream", (c) => {
+    const entry = find(c.req.param("code"));
+    if (entry.discovered.manifest.runtime === "external") {
+      throw new HttpProblem(
+        501,
+        `Provider "${entry.supervisor.code}" is external: its output stays on the agent's machine, so the gateway has no logs of it`,
+      );
+    }
+    const query = TailQuery.safeParse(c.req.query());
+    if (!query.success) {
+      const issue = query.error.issues[0]!;
+      throw new HttpProblem(400, `Query parameter "${issue.path.join(".") || "?"}": ${issue.message}`);
+    }
+    c.env.context.keepOpen();
+    const logs = entry.supervisor.logs;
+    const encoder = new TextEncoder();
+    let stop = () => {};
+    let ping: ReturnType<typeof setInterval> | undefined;
+    const stream = new ReadableStream<Uint8Array>({
+      start(controller) {
+        const send = (text: string) => {
+          try {
+            controller.enqueue(encoder.encode(text));
+          } catch {
+            stop();
+          }
+        };
+        const line = (l: LogLine) =>
+          send(
+            `event: line\ndata: ${JSON.stringify({ time: new Date(l.time).toISOString(), stream: l.stream, line: l.line })}\n\n`,
+          );
+        send(": connected\n\n");
+        for (const l of logs.tail(query.data.tail)) line(l);
+        const unfollow = logs.follow(line);
+        ping = setInterval(() => send(": ping\n\n"), 15_000);
+        stop = () => {
+          unfollow();
+          clearInterval(ping);
+        };
+      },
+      cancel() {
+        stop();
+      },
+    });
+    return new Response(stream, {
+      headers: { "content-type": "text/event-stream", "cache-control": "no-cache" },
+    });
+  });
 
   app.get("/_gateway/providers/:code/logs", (c) => {
     const entry = find(c.req.param("code"));
@@ -111,6 +163,7 @@ export function providerRoutes(gateway: Gateway): Hono<AppEnv> {
             controller.enqueue(encoder.encode(text));
           } catch {
             unsubscribe();
+            clearInterval(ping);
           }
         };
         const status = (id: number, event: StatusEvent) =>

@@ -147,6 +147,10 @@ describe("the dashboard in headless Chromium", () => {
       // Logs: the provider's lines with stream tags, and search.
       const logs = page.locator("#provider-alpha .log-lines");
       await logs.locator(".line.stdout", { hasText: "listening" }).first().waitFor();
+      // Followed live: a line the provider writes now appears, on both its streams.
+      await request(`${gw.url}/api/v1/alpha/log?line=hello-live`);
+      await logs.locator(".line.stdout", { hasText: "hello-live" }).waitFor();
+      await logs.locator(".line.stderr", { hasText: "err:hello-live" }).waitFor();
       await page.locator("#provider-alpha input[type=search]").fill("listening");
       expect(await logs.locator(".line").count()).toBeGreaterThan(0);
       expect(await logs.locator("mark").first().textContent()).toBe("listening");

@@ -84,7 +84,8 @@ export class TrafficHistory {
       const reading = read(traffic, now);
       const last = this.#last.get(code);
       this.#last.set(code, reading);
-      if (!last || now <= last.at) continue;
+      // A provider made anew (a rescan) starts its counters again: no sample across that.
+      if (!last || now <= last.at || reading.requests < last.requests) continue;
       const requests = reading.requests - last.requests;
       const seconds = (now - last.at) / 1000;
       const sample: TrafficSample = {

@@ -17,6 +17,8 @@ export class LogRing {
   #start = 0;
   #size = 0;
   #chars = 0;
+  /** Told of every line as it is kept (`GET …/logs/stream`); none most of the time. */
+  readonly #followers = new Set<(line: LogLine) => void>();
 
   /**
    * @param maxLines lines kept. @default 1000
@@ -36,6 +38,13 @@ export class LogRing {
     this.#chars += entry.line.length;
     // Keep the newest line even when it alone is over the budget.
     while (this.#chars > this.maxChars && this.#size > 1) this.#dropOldest();
+    if (this.#followers.size > 0) for (const follower of this.#followers) follower(entry);
+  }
+
+  /** Calls `follower` with every line kept from now on; returns the function that stops it. */
+  follow(follower: (line: LogLine) => void): () => void {
+    this.#followers.add(follower);
+    return () => this.#followers.delete(follower);
   }
 
   /** The last `count` lines, oldest first. */

@@ -37,7 +37,10 @@ export function dashboardClient(): void {
     search: HTMLInputElement;
     follow: HTMLInputElement;
     lines: LogLine[];
-    timer: number | undefined;
+    /** While following: the provider's log stream. */
+    source: EventSource | null;
+    /** A redraw is due (lines come faster than frames). */
+    drawing: boolean;
   }
   type ElementState = { state: "loading" | "defined" | "error"; error?: string; mounted?: boolean };
 
@@ -276,7 +279,8 @@ export function dashboardClient(): void {
   }
 
   function renderControls(code: string, row: Row): void {
-    const p = providers.get(code)!;
+    const p = providers.get(code);
+    if (!p) return;
     const external = p.runtime === "external";
     const actions: Array<["start" | "stop" | "restart", string]> = [
       ["start", "Start"],
@@ -392,7 +396,7 @@ export function dashboardClient(): void {
       ),
       pre,
     );
-    const view: LogView = { root, pre, search, follow, lines: [], timer: undefined };
+    const view: LogView = { root, pre, search, follow, lines: [], source: null, drawing: false };
     search.addEventListener("input", () => renderLogs(view));
     follow.addEventListener("change", () => {
       if (follow.checked) void refreshLogs(code);
@@ -412,14 +416,52 @@ export function dashboardClient(): void {
   }
 
   function stopFollow(view: LogView): void {
-    clearTimeout(view.timer);
-    view.timer = undefined;
+    view.source?.close();
+    view.source = null;
   }
 
+  const LOG_LINES_KEPT = 2000;
+
+  /** Redraws a log view (and the stderr of "why") at most once a frame. */
+  function drawSoon(code: string, view: LogView): void {
+    if (view.drawing) return;
+    view.drawing = true;
+    requestAnimationFrame(() => {
+      view.drawing = false;
+      renderLogs(view);
+      const row = rows.get(code);
+      const p = providers.get(code);
+      if (row && p) renderWhy(p, row.why, view.lines.filter((l) => l.stream === "stderr").slice(-10));
+    });
+  }
+
+  /** Shows a provider's logs: followed live over its log stream, or read once when paused. */
   async function refreshLogs(code: string): Promise<void> {
     const row = rows.get(code);
     if (!row) return;
     const view = row.logs;
+    if (providers.get(code)?.runtime === "external") {
+      view.pre.replaceChildren("An external provider's output stays on its agent's machine.");
+      return;
+    }
+    if (row.details.open && view.follow.checked) {
+      if (view.source) return;
+      const source = new EventSource(`/_gateway/providers/${encodeURIComponent(code)}/logs/stream?tail=500`);
+      view.source = source;
+      // Each (re)connection sends the last lines first: start afresh, so none is shown twice.
+      source.addEventListener("open", () => {
+        view.lines = [];
+      });
+      source.addEventListener("line", (event) => {
+        view.lines.push(JSON.parse((event as MessageEvent<string>).data) as LogLine);
+        if (view.lines.length > LOG_LINES_KEPT) view.lines.splice(0, view.lines.length - LOG_LINES_KEPT);
+        drawSoon(code, view);
+      });
+      source.addEventListener("error", () => {
+        if (source.readyState === EventSource.CLOSED && view.source === source) view.source = null;
+      });
+      return;
+    }
     stopFollow(view);
     try {
       const body = await getJson<{ lines: LogLine[] }>(
@@ -431,9 +473,6 @@ export function dashboardClient(): void {
       if (p) renderWhy(p, row.why, body.lines.filter((l) => l.stream === "stderr").slice(-10));
     } catch {
       // The provider may be gone; the next event says so.
-    }
-    if (row.details.open && view.follow.checked && !document.hidden) {
-      view.timer = window.setTimeout(() => void refreshLogs(code), 1000);
     }
   }
 
@@ -718,20 +757,28 @@ export function dashboardClient(): void {
   }
 
   const refreshing = new Map<string, Promise<void>>();
-  /** Fetches one provider again (after an event names it); calls for the same code share one request. */
+  /** Codes with an event that came while their refresh was out: that answer may predate it. */
+  const refreshAgain = new Set<string>();
+  /** Fetches one provider again (after an event names it); one request at a time per code, and one more if events came meanwhile. */
   function refreshProvider(code: string): Promise<void> {
-    let pending = refreshing.get(code);
-    if (pending) return pending;
-    pending = (async () => {
+    const pending = refreshing.get(code);
+    if (pending) {
+      refreshAgain.add(code);
+      return pending;
+    }
+    const request = (async () => {
       const response = await fetch(`/_gateway/providers/${encodeURIComponent(code)}`);
       if (response.status === 404) providers.delete(code);
       else if (response.ok) providers.set(code, (await response.json()) as Provider);
       renderProvider(code);
       renderHeader();
       renderTimeline();
-    })().finally(() => refreshing.delete(code));
-    refreshing.set(code, pending);
-    return pending;
+    })().finally(() => {
+      refreshing.delete(code);
+      if (refreshAgain.delete(code)) void refreshProvider(code);
+    });
+    refreshing.set(code, request);
+    return request;
   }
 
   async function loadAll(): Promise<void> {
@@ -766,10 +813,16 @@ export function dashboardClient(): void {
       const onClose = async () => {
         dialog.removeEventListener("close", onClose);
         if (dialog.returnValue !== "ok" || !input.value) return resolve(false);
-        const check = await fetch("/_gateway/access", {
-          headers: { authorization: `Bearer ${input.value}` },
-        });
-        const verdict = (await check.json()) as Access;
+        let verdict: Access;
+        try {
+          const check = await fetch("/_gateway/access", {
+            headers: { authorization: `Bearer ${input.value}` },
+          });
+          verdict = (await check.json()) as Access;
+        } catch {
+          resolve(false);
+          return;
+        }
         if (!verdict.token_accepted) {
           resolve(await askForToken("That is not the admin token."));
           return;
@@ -780,6 +833,8 @@ export function dashboardClient(): void {
         resolve(true);
       };
       dialog.addEventListener("close", onClose);
+      // Escape or Cancel must not reuse the last close's "ok".
+      dialog.returnValue = "";
       dialog.showModal();
       input.focus();
     });
@@ -801,7 +856,11 @@ export function dashboardClient(): void {
       stream.classList.remove("down");
       // After a reconnect the browser sent Last-Event-ID: the missed changes arrive as events.
       // Problems (manifests) have no events: read them again.
-      if (opened) void loadProblems();
+      // Providers that came or went meanwhile have no status events either: read the list too.
+      if (opened) {
+        void loadAll();
+        void loadProblems();
+      }
       opened = true;
     });
     events.addEventListener("error", () => {
@@ -871,6 +930,9 @@ export function dashboardClient(): void {
 
   async function main(): Promise<void> {
     byId("token-button").addEventListener("click", () => void askForToken().then(() => loadAccess()));
+    byId("token-cancel").addEventListener("click", () =>
+      (byId("token-dialog") as HTMLDialogElement).close("cancel"),
+    );
     await loadAll();
     connect();
     await Promise.all([loadProblems(), loadAccess()]);

@@ -49,7 +49,7 @@ export const PAGE = `<!doctype html>
     <label>Token <input type="password" id="token-input" autocomplete="off" required></label>
     <p class="hint">Kept in this tab's session storage only.</p>
     <p class="error" id="token-error" role="alert"></p>
-    <menu><button value="cancel" formnovalidate>Cancel</button> <button value="ok" id="token-ok">Use it</button></menu>
+    <menu><button type="button" id="token-cancel">Cancel</button> <button value="ok" id="token-ok">Use it</button></menu>
   </form>
 </dialog>
 </body>
