@@ -85,6 +85,32 @@ describe("operations checked one by one", () => {
     await expectValid(merge([provider("notes", spec)]));
   });
 
+  test("findings the validator reports only in a later stage (a path parameter never declared) leave out their operation too", async () => {
+    const { validateSpec } = await import("../lib/openapi/validate.ts");
+    const { salvageOperations } = await import("../lib/openapi/operations.ts");
+    const doc: OpenApiDocument = {
+      openapi: "3.0.3",
+      info: { title: "Stages", version: "1" },
+      paths: {
+        "/ok": { get: { responses: { "200": { description: "ok" } } } },
+        "/a": {
+          get: {
+            parameters: [{ name: "q", in: "querystring" }],
+            responses: { "200": { description: "ok" } },
+          },
+        },
+        "/b/{id}": { get: { responses: { "200": { description: "ok" } } } },
+      },
+    };
+    const first = await validateSpec(doc);
+    expect(first.valid).toBe(false);
+    const salvaged = await salvageOperations(doc, first.raw);
+    expect(Object.keys(salvaged.document?.paths ?? {})).toEqual(["/ok"]);
+    expect(salvaged.leftOut.map((l) => `${l.method} ${l.path}`)).toEqual(["GET /a", "GET /b/{id}"]);
+    expect(salvaged.leftOut[1]!.reason).toContain('path parameter "id"');
+    expect((await validateSpec(salvaged.document!)).valid).toBe(true);
+  });
+
   test("a broken shared component leaves the whole spec out with one sentence naming it", async () => {
     const spec = await loadFixture("salvage-shared", "openapi.yaml");
     expect(spec.document).toBeUndefined();

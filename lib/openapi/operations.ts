@@ -44,8 +44,33 @@ function onlyOperation(pathItem: Json, method: string): Json {
   return out;
 }
 
-/** Keeps what can be kept of `input`, which failed validation with `raw`. */
+/** Rounds of salvage: the validator checks in stages (the schema first, then references and path parameters). */
+const MAX_ROUNDS = 3;
+
+/**
+ * Keeps what can be kept of `input`, which failed validation with `raw`. The validator reports in
+ * stages (path parameters are checked only once the schema passes), so what is kept is validated
+ * again and salvaged again, a few rounds at most.
+ */
 export async function salvageOperations(input: OpenApiDocument, raw: readonly RawError[]): Promise<Salvaged> {
+  const leftOut: LeftOut[] = [];
+  let current = input;
+  let findings = raw;
+  for (let round = 0; round < MAX_ROUNDS; round++) {
+    const once = await salvageOnce(current, findings);
+    if (!once.document) return { leftOut: [], errors: once.errors };
+    leftOut.push(...once.leftOut);
+    const check = await validateSpec(once.document);
+    if (check.valid) return { document: once.document, leftOut, errors: [] };
+    current = once.document;
+    findings = check.raw;
+  }
+  // Still failing after the rounds (a finding no operation could be blamed for): left out whole.
+  return { leftOut: [], errors: everything(input, findings) };
+}
+
+/** One round: the operations `raw` names are left out; the result is not validated yet. */
+async function salvageOnce(input: OpenApiDocument, raw: readonly RawError[]): Promise<Salvaged> {
   const shared = raw.filter((error) => error.path[0] !== "paths" || error.path.length < 2);
   if (shared.length > 0) return { leftOut: [], errors: everything(input, raw) };
   const paths = isObject(input.paths) ? (input.paths as Json) : {};
@@ -80,13 +105,7 @@ export async function salvageOperations(input: OpenApiDocument, raw: readonly Ra
     if (METHODS.some((method) => isObject(keptItem[method]))) kept[path] = keptItem;
     else delete kept[path];
   }
-  const document = withPaths(input, kept);
-  const check = await validateSpec(document);
-  if (!check.valid) {
-    // What is left still fails (a finding this could not tie to an operation): the spec is left out.
-    return { leftOut: [], errors: everything(input, check.raw) };
-  }
-  return { document, leftOut, errors: [] };
+  return { document: withPaths(input, kept), leftOut, errors: [] };
 }
 
 /** Every finding as a sentence: those outside the paths, then one per operation they name. */
