@@ -109,6 +109,16 @@ describe("operations checked one by one", () => {
     expect(salvaged.leftOut.map((l) => `${l.method} ${l.path}`)).toEqual(["GET /a", "GET /b/{id}"]);
     expect(salvaged.leftOut[1]!.reason).toContain('path parameter "id"');
     expect((await validateSpec(salvaged.document!)).valid).toBe(true);
+
+    // A stub (`put:` with nothing after it) is left out on its own too.
+    const stub: OpenApiDocument = {
+      openapi: "3.0.3",
+      info: { title: "Stub", version: "1" },
+      paths: { "/ok": { get: { responses: { "200": { description: "ok" } } }, put: null } },
+    };
+    const stubbed = await salvageOperations(stub, (await validateSpec(stub)).raw);
+    expect(stubbed.leftOut.map((l) => l.reason)).toEqual(["PUT /ok: it is null, not an operation object"]);
+    expect(Object.keys((stubbed.document!.paths as Record<string, object>)["/ok"]!)).toEqual(["get"]);
   });
 
   test("a broken shared component leaves the whole spec out with one sentence naming it", async () => {

@@ -86,7 +86,18 @@ async function salvageOnce(input: OpenApiDocument, raw: readonly RawError[]): Pr
     }
     const keptItem: Json = { ...pathItem };
     for (const method of METHODS) {
-      if (!isObject(pathItem[method])) continue;
+      const value = pathItem[method];
+      if (value !== undefined && !isObject(value)) {
+        // `get:` with nothing after it (a stub) is null: no operation to keep, nor to explain.
+        leftOut.push({
+          method: method.toUpperCase(),
+          path,
+          reason: `${method.toUpperCase()} ${path}: it is ${JSON.stringify(value)}, not an operation object`,
+        });
+        delete keptItem[method];
+        continue;
+      }
+      if (!isObject(value)) continue;
       let own = errors.filter((error) => error.path[2] === method);
       if (own.length === 0) {
         // Findings about the path item as a whole: see whether this operation alone passes.
