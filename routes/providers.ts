@@ -18,6 +18,23 @@ export function providerRoutes(gateway: Gateway): Hono<AppEnv> {
     return entry;
   };
 
+  /** The provider whose logs are asked for, and how many lines; 501 for an external one, 400 for a bad `tail`. */
+  const logsRequest = (code: string, queryParams: Record<string, string>) => {
+    const entry = find(code);
+    if (entry.discovered.manifest.runtime === "external") {
+      throw new HttpProblem(
+        501,
+        `Provider "${entry.supervisor.code}" is external: its output stays on the agent's machine, so the gateway has no logs of it`,
+      );
+    }
+    const query = TailQuery.safeParse(queryParams);
+    if (!query.success) {
+      const issue = query.error.issues[0]!;
+      throw new HttpProblem(400, `Query parameter "${issue.path.join(".") || "?"}": ${issue.message}`);
+    }
+    return { entry, tail: query.data.tail };
+  };
+
   app.get("/_gateway/providers", (c) => c.json({ providers: gateway.views() }));
   app.get("/_gateway/providers/:code", (c) =>
     c.json(gateway.view(find(c.req.param("code")).supervisor.code)),
@@ -26,18 +43,7 @@ export function providerRoutes(gateway: Gateway): Hono<AppEnv> {
   // The same lines as they come, as server-sent events (`event: line`, data as in /logs): the
   // last `tail` first, then each new one. The dashboard follows a provider's output with it.
   app.get("/_gateway/providers/:code/logs/stream", (c) => {
-    const entry = find(c.req.param("code"));
-    if (entry.discovered.manifest.runtime === "external") {
-      throw new HttpProblem(
-        501,
-        `Provider "${entry.supervisor.code}" is external: its output stays on the agent's machine, so the gateway has no logs of it`,
-      );
-    }
-    const query = TailQuery.safeParse(c.req.query());
-    if (!query.success) {
-      const issue = query.error.issues[0]!;
-      throw new HttpProblem(400, `Query parameter "${issue.path.join(".") || "?"}": ${issue.message}`);
-    }
+    const { entry, tail } = logsRequest(c.req.param("code"), c.req.query());
     c.env.context.keepOpen();
     const logs = entry.supervisor.logs;
     const encoder = new TextEncoder();
@@ -57,7 +63,7 @@ export function providerRoutes(gateway: Gateway): Hono<AppEnv> {
             `event: line\ndata: ${JSON.stringify({ time: new Date(l.time).toISOString(), stream: l.stream, line: l.line })}\n\n`,
           );
         send(": connected\n\n");
-        for (const l of logs.tail(query.data.tail)) line(l);
+        for (const l of logs.tail(tail)) line(l);
         const unfollow = logs.follow(line);
         ping = setInterval(() => send(": ping\n\n"), 15_000);
         stop = () => {
@@ -75,19 +81,8 @@ export function providerRoutes(gateway: Gateway): Hono<AppEnv> {
   });
 
   app.get("/_gateway/providers/:code/logs", (c) => {
-    const entry = find(c.req.param("code"));
-    if (entry.discovered.manifest.runtime === "external") {
-      throw new HttpProblem(
-        501,
-        `Provider "${entry.supervisor.code}" is external: its output stays on the agent's machine, so the gateway has no logs of it`,
-      );
-    }
-    const query = TailQuery.safeParse(c.req.query());
-    if (!query.success) {
-      const issue = query.error.issues[0]!;
-      throw new HttpProblem(400, `Query parameter "${issue.path.join(".") || "?"}": ${issue.message}`);
-    }
-    const lines = entry.supervisor.logs.tail(query.data.tail).map((line) => ({
+    const { entry, tail } = logsRequest(c.req.param("code"), c.req.query());
+    const lines = entry.supervisor.logs.tail(tail).map((line) => ({
       time: new Date(line.time).toISOString(),
       stream: line.stream,
       line: line.line,
