@@ -7,6 +7,7 @@ import type { StatusEvent } from "../lib/supervisor/status.ts";
 import { requireAdmin } from "./auth.ts";
 import type { AppEnv } from "./env.ts";
 import { TailQuery } from "./schemas.ts";
+import { eventStream } from "./sse.ts";
 
 /** The admin API under `/_gateway`. */
 export function providerRoutes(gateway: Gateway): Hono<AppEnv> {
@@ -46,37 +47,11 @@ export function providerRoutes(gateway: Gateway): Hono<AppEnv> {
     const { entry, tail } = logsRequest(c.req.param("code"), c.req.query());
     c.env.context.keepOpen();
     const logs = entry.supervisor.logs;
-    const encoder = new TextEncoder();
-    let stop = () => {};
-    let ping: ReturnType<typeof setInterval> | undefined;
-    const stream = new ReadableStream<Uint8Array>({
-      start(controller) {
-        const send = (text: string) => {
-          try {
-            controller.enqueue(encoder.encode(text));
-          } catch {
-            stop();
-          }
-        };
-        const line = (l: LogLine) =>
-          send(
-            `event: line\ndata: ${JSON.stringify({ time: new Date(l.time).toISOString(), stream: l.stream, line: l.line })}\n\n`,
-          );
-        send(": connected\n\n");
-        for (const l of logs.tail(tail)) line(l);
-        const unfollow = logs.follow(line);
-        ping = setInterval(() => send(": ping\n\n"), 15_000);
-        stop = () => {
-          unfollow();
-          clearInterval(ping);
-        };
-      },
-      cancel() {
-        stop();
-      },
-    });
-    return new Response(stream, {
-      headers: { "content-type": "text/event-stream", "cache-control": "no-cache" },
+    const line = (l: LogLine) =>
+      `event: line\ndata: ${JSON.stringify({ time: new Date(l.time).toISOString(), stream: l.stream, line: l.line })}\n\n`;
+    return eventStream(": connected\n\n", (send) => {
+      for (const l of logs.tail(tail)) send(line(l));
+      return logs.follow((l) => send(line(l)));
     });
   });
 
@@ -148,62 +123,38 @@ export function providerRoutes(gateway: Gateway): Hono<AppEnv> {
     // A browser's EventSource sends Last-Event-ID when it reconnects; `?last_event_id=` is for clients that cannot.
     const resumeFrom = c.req.header("last-event-id") ?? c.req.query("last_event_id");
     const missed = resumeFrom === undefined ? null : gateway.events.since(Number(resumeFrom));
-    const encoder = new TextEncoder();
-    let unsubscribe = () => {};
-    let ping: ReturnType<typeof setInterval> | undefined;
-    const stream = new ReadableStream<Uint8Array>({
-      start(controller) {
-        const send = (text: string) => {
-          try {
-            controller.enqueue(encoder.encode(text));
-          } catch {
-            unsubscribe();
-            clearInterval(ping);
-          }
-        };
-        const status = (id: number, event: StatusEvent) =>
-          send(`id: ${id}\nevent: status\ndata: ${JSON.stringify(event)}\n\n`);
-        // Something at once, so the response head goes out even with nothing to report yet; a
-        // reconnect after a second, not the browser's default of three.
-        send(": connected\nretry: 1000\n\n");
-        if (missed) {
-          // Resumed: only what changed since, in order, so nothing is lost and nothing repeated.
-          for (const { id, event } of missed) status(id, event);
-        } else {
-          // A fresh start (or too far behind to resume): every provider as it is now.
-          const id = gateway.events.lastId;
-          for (const view of gateway.views()) {
-            send(
-              `id: ${id}\nevent: snapshot\ndata: ${JSON.stringify({ code: view.code, status: view.status })}\n\n`,
-            );
-          }
-        }
-        const unsubscribeStatus = gateway.subscribe((event, id) => status(id, event));
-        // Providers that appear or go are no status change: said as `providers` with the codes
-        // there are now (its id is the last status change's, so a resume still starts there).
-        let codes = [...gateway.providers.keys()].sort().join(",");
-        const unsubscribeSet = gateway.onDocumentChange(() => {
-          const now = [...gateway.providers.keys()].sort().join(",");
-          if (now === codes) return;
-          codes = now;
+    const status = (id: number, event: StatusEvent) =>
+      `id: ${id}\nevent: status\ndata: ${JSON.stringify(event)}\n\n`;
+    // A reconnect after a second, not the browser's default of three.
+    return eventStream(": connected\nretry: 1000\n\n", (send) => {
+      if (missed) {
+        // Resumed: only what changed since, in order, so nothing is lost and nothing repeated.
+        for (const { id, event } of missed) send(status(id, event));
+      } else {
+        // A fresh start (or too far behind to resume): every provider as it is now.
+        const id = gateway.events.lastId;
+        for (const view of gateway.views()) {
           send(
-            `id: ${gateway.events.lastId}\nevent: providers\ndata: ${JSON.stringify({ codes: now ? now.split(",") : [] })}\n\n`,
+            `id: ${id}\nevent: snapshot\ndata: ${JSON.stringify({ code: view.code, status: view.status })}\n\n`,
           );
-        });
-        unsubscribe = () => {
-          unsubscribeStatus();
-          unsubscribeSet();
-        };
-        // A comment line now and then keeps intermediaries from closing a quiet stream.
-        ping = setInterval(() => send(": ping\n\n"), 15_000);
-      },
-      cancel() {
-        unsubscribe();
-        clearInterval(ping);
-      },
-    });
-    return new Response(stream, {
-      headers: { "content-type": "text/event-stream", "cache-control": "no-cache" },
+        }
+      }
+      const unsubscribeStatus = gateway.subscribe((event, id) => send(status(id, event)));
+      // Providers that appear or go are no status change: said as `providers` with the codes
+      // there are now (its id is the last status change's, so a resume still starts there).
+      let codes = [...gateway.providers.keys()].sort().join(",");
+      const unsubscribeSet = gateway.onDocumentChange(() => {
+        const now = [...gateway.providers.keys()].sort().join(",");
+        if (now === codes) return;
+        codes = now;
+        send(
+          `id: ${gateway.events.lastId}\nevent: providers\ndata: ${JSON.stringify({ codes: now ? now.split(",") : [] })}\n\n`,
+        );
+      });
+      return () => {
+        unsubscribeStatus();
+        unsubscribeSet();
+      };
     });
   });
 
