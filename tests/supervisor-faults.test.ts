@@ -19,6 +19,7 @@ import {
   addProvider,
   BUN,
   cleanup,
+  DENO_GATEWAY,
   exitCode,
   expectSiblingServes,
   fixtureManifest,
@@ -732,19 +733,25 @@ describe("the gateway's own signals", () => {
 
   // Two ways to die with the gateway: the Bun runtime runs `bun run --no-orphans` (the provider
   // arms the parent-death signal itself); any other command is wrapped in `setpriv --pdeathsig`.
+  // The same under Deno: its adapter wraps non-bun commands in setpriv just as Bun's does.
   test.each([
-    ["the bun runtime (--no-orphans, no wrapper)", "bun"],
-    ["an exec runtime (setpriv --pdeathsig)", "exec"],
+    ["the bun runtime (--no-orphans, no wrapper)", "bun", "bun"],
+    ["an exec runtime (setpriv --pdeathsig)", "exec", "bun"],
+    ["the bun runtime under a Deno gateway", "bun", "deno"],
+    ["an exec runtime under a Deno gateway", "exec", "deno"],
   ])(
     "a provider of %s dies with its gateway: SIGKILL the gateway and it is gone within a second",
-    async (_, runtime) => {
+    async (_, runtime, gatewayRuntime) => {
       if (runtime === "exec" && !existsSync("/usr/bin/setpriv")) {
         console.warn("skipped: no /usr/bin/setpriv on this machine");
         return;
       }
       const space = makeSpace();
       addEchoProvider(space, "bound", runtime === "bun" ? {} : ECHO_UNDER_SETPRIV);
-      const gw = await spawnGateway(serveArgs(space, "--log-format", "json"), { urlFrom: "json" });
+      const gw = await spawnGateway(serveArgs(space, "--log-format", "json"), {
+        urlFrom: "json",
+        ...(gatewayRuntime === "deno" ? { cmd: DENO_GATEWAY } : {}),
+      });
       const view = await waitForStatus(gw.url, "bound", "ready");
       // The provider's own process, not a wrapper that is still running.
       const cmdline = readFileSync(`/proc/${view.pid}/cmdline`, "utf8").split("\0");

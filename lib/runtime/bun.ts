@@ -1,5 +1,4 @@
-import { accessSync, constants, existsSync } from "node:fs";
-import { resolve } from "node:path";
+import { parentDeathPrefix, requireExecutable } from "./parent-death.ts";
 import { raiseNoFile } from "./rlimit.ts";
 import type {
   ChildProcess,
@@ -118,44 +117,9 @@ const bunRawSockets: RawSockets = {
   },
 };
 
-const SETPRIV = "/usr/bin/setpriv";
-let deathPrefix: string[] | undefined;
-
-/**
- * `setpriv --pdeathsig SIGKILL --` (util-linux) where it works, else nothing. The kernel then
- * kills a provider the moment the gateway dies, even by SIGKILL (prctl PR_SET_PDEATHSIG; the flag
- * survives exec). prctl(2) ties the signal to the thread that forked, not to the process: Bun
- * spawns from the JavaScript thread, which is the main thread and lives as long as the gateway
- * (vfork from the main thread, seen with strace -f on Bun 1.4.5), so no provider dies while the
- * gateway lives. Only the group leader gets it; the process ledger still ends its children on the
- * next start. Probed once, so a setpriv too old for the flag (util-linux < 2.33) or a sandbox that
- * refuses prctl costs the safety net, never the providers.
- */
-function parentDeathPrefix(): string[] {
-  if (deathPrefix) return deathPrefix;
-  deathPrefix = [];
-  if (process.platform === "linux" && existsSync(SETPRIV)) {
-    const probe = Bun.spawnSync({
-      cmd: [SETPRIV, "--pdeathsig", "SIGKILL", "--", SETPRIV, "--version"],
-      stdin: "ignore",
-      stdout: "ignore",
-      stderr: "ignore",
-    });
-    if (probe.exitCode === 0) deathPrefix = [SETPRIV, "--pdeathsig", "SIGKILL", "--"];
-  }
-  return deathPrefix;
-}
-
-/**
- * Throws as Bun.spawn would for a program that cannot run. Behind setpriv the spawn itself always
- * succeeds and only setpriv's exit code (127) tells, which would turn "cannot start" into a crash loop.
- */
-function requireExecutable(options: SpawnOptions): void {
-  const program = options.cmd[0] ?? "";
-  if (program.includes("/")) accessSync(resolve(options.cwd, program), constants.X_OK);
-  else if (!Bun.which(program, { PATH: options.env.PATH ?? "", cwd: options.cwd })) {
-    throw new Error(`Executable not found in $PATH: "${program}"`);
-  }
+/** Runs `cmd` to its end; true when it exits 0 (the parent-death probe). */
+function runsToSuccess(cmd: string[]): boolean {
+  return Bun.spawnSync({ cmd, stdin: "ignore", stdout: "ignore", stderr: "ignore" }).exitCode === 0;
 }
 
 interface Libc {
@@ -197,7 +161,7 @@ export const bunAdapter: RuntimeAdapter = {
   raw: bunRawSockets,
 
   spawn(options: SpawnOptions): ChildProcess {
-    const prefix = options.diesWithParent ? [] : parentDeathPrefix();
+    const prefix = options.diesWithParent ? [] : parentDeathPrefix(runsToSuccess);
     if (prefix.length > 0) requireExecutable(options);
     const proc = Bun.spawn({
       cmd: [...prefix, ...options.cmd],

@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { parentDeathPrefix, requireExecutable } from "./parent-death.ts";
 import { raiseNoFile } from "./rlimit.ts";
 import type {
   ChildProcess,
@@ -17,15 +18,16 @@ interface DenoApi {
     cmd: string,
     options: {
       args: string[];
-      cwd: string;
-      env: Record<string, string>;
-      clearEnv: boolean;
+      cwd?: string;
+      env?: Record<string, string>;
+      clearEnv?: boolean;
       stdin: "null";
-      stdout: "piped";
-      stderr: "piped";
-      detached: boolean;
+      stdout: "piped" | "null";
+      stderr: "piped" | "null";
+      detached?: boolean;
     },
   ) => {
+    outputSync(): { code: number };
     spawn(): {
       pid: number;
       stdout: ReadableStream<Uint8Array>;
@@ -82,12 +84,27 @@ function openLibc(): typeof libc {
   return libc;
 }
 
+/** Runs `cmd` to its end; true when it exits 0 (the parent-death probe). */
+function runsToSuccess(cmd: string[]): boolean {
+  const [program, ...args] = cmd;
+  try {
+    return (
+      new Deno.Command(program!, { args, stdin: "null", stdout: "null", stderr: "null" }).outputSync()
+        .code === 0
+    );
+  } catch {
+    return false;
+  }
+}
+
 /** Runtime adapter for running `main.ts` under Deno. */
 export const denoAdapter: RuntimeAdapter = {
   name: "deno",
 
   spawn(options: SpawnOptions): ChildProcess {
-    const [program, ...args] = options.cmd;
+    const prefix = options.diesWithParent ? [] : parentDeathPrefix(runsToSuccess);
+    if (prefix.length > 0) requireExecutable(options);
+    const [program, ...args] = [...prefix, ...options.cmd];
     const child = new Deno.Command(program!, {
       args,
       cwd: options.cwd,
@@ -106,7 +123,7 @@ export const denoAdapter: RuntimeAdapter = {
       stdout: child.stdout,
       stderr: child.stderr,
       exited,
-      diesWithParent: options.diesWithParent === true,
+      diesWithParent: options.diesWithParent === true || prefix.length > 0,
     };
   },
 

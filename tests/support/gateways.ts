@@ -93,8 +93,21 @@ export interface GatewayProcess {
   exited: Promise<number>;
 }
 
-/** The command that runs the gateway from source. */
-export const SOURCE_GATEWAY = [BUN, join(REPO_ROOT, "main.ts")];
+/** The command that runs `main.ts` under the Deno that npm installed (a dev dependency). */
+export const DENO_GATEWAY = [
+  join(REPO_ROOT, "node_modules", ".bin", "deno"),
+  "run",
+  "--allow-all",
+  "--unstable-no-legacy-abort",
+  join(REPO_ROOT, "main.ts"),
+];
+
+/**
+ * The command that runs the gateway from source: under Bun, or under Deno with
+ * `GATEWAY_UNDER_TEST=deno` (the one switch for running the black-box tests on Deno).
+ */
+export const SOURCE_GATEWAY =
+  process.env.GATEWAY_UNDER_TEST === "deno" ? DENO_GATEWAY : [BUN, join(REPO_ROOT, "main.ts")];
 
 /** The arguments of `serve` for a space, on port 0, then `more`. */
 export function serveArgs(space: Space, ...more: string[]): string[] {
