@@ -83,6 +83,44 @@ describe("forward (the fetch proxy used under Deno)", () => {
     expect(((await response.json()) as { detail: string }).detail).toContain("1024");
   });
 
+  test("a streamed body over --max-body-size is cut on the way and answered 413; one under it arrives whole", async () => {
+    const received: number[] = [];
+    const upstream = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      async fetch(request) {
+        const bytes = await request.arrayBuffer();
+        received.push(bytes.byteLength);
+        return new Response(`got ${bytes.byteLength}`);
+      },
+    });
+    try {
+      const live = { ...target, upstream: () => `http://127.0.0.1:${upstream.port}` };
+      // No Content-Length: the body arrives in 512-byte pieces, as a chunked upload would.
+      const streamed = (pieces: number) =>
+        new Request("http://gw/api/v1/w/upload", {
+          method: "POST",
+          body: new ReadableStream({
+            pull(controller) {
+              if (pieces-- === 0) controller.close();
+              else controller.enqueue(new Uint8Array(512).fill(120));
+            },
+          }),
+          duplex: "half",
+        } as RequestInit);
+      const over = await forward(streamed(4), { target: live, rest: "/upload" }, "", context, 1024);
+      expect(over.status).toBe(413);
+      expect(((await over.json()) as { detail: string }).detail).toContain("1024");
+      const under = await forward(streamed(2), { target: live, rest: "/upload" }, "", context, 1024);
+      expect(under.status).toBe(200);
+      expect(await under.text()).toBe("got 1024");
+      // The provider never saw the whole of the body over the limit.
+      expect(received.filter((n) => n === 2048)).toEqual([]);
+    } finally {
+      await upstream.stop(true);
+    }
+  });
+
   test("a provider that is not ready is answered 503 with Retry-After", async () => {
     const response = await forward(
       new Request("http://gw/api/v1/w/x"),

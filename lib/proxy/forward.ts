@@ -41,12 +41,16 @@ export async function forward(
   request.signal.addEventListener("abort", onClientAbort, { once: true });
   const timer = setTimeout(() => controller.abort(new HeaderTimeout()), target.timeoutMs);
   const hasBody = request.body !== null && request.method !== "GET" && request.method !== "HEAD";
+  // A body without a declared length (chunked) is counted as it streams: past the limit, the
+  // upstream call is cut and the client answered 413, not a provider handed a truncated body.
+  const limited = hasBody && maxBodySize !== undefined && !request.headers.has("content-length");
+  const body = limited ? countedBody(request.body!, maxBodySize!) : null;
   let upstream: Response;
   try {
     upstream = await fetch(origin + rest + query, {
       method: request.method,
       headers,
-      body: hasBody ? request.body : undefined,
+      body: hasBody ? (body?.stream ?? request.body) : undefined,
       redirect: "manual",
       signal: controller.signal,
       // Bun: keep Content-Encoding and bytes in agreement (oven-sh/bun PR #35546).
@@ -57,8 +61,9 @@ export async function forward(
   } catch (error) {
     clearTimeout(timer);
     request.signal.removeEventListener("abort", onClientAbort);
-    const answer =
-      controller.signal.reason instanceof HeaderTimeout
+    const answer = body?.over()
+      ? answers.bodyOverLimit(maxBodySize!)
+      : controller.signal.reason instanceof HeaderTimeout
         ? answers.noResponseHeaders(target.code, target.timeoutMs)
         : answers.unreachable(target.code, (error as Error).message);
     return answerResponse(answer, { "x-request-id": requestId });
@@ -75,6 +80,29 @@ export async function forward(
     statusText: upstream.statusText,
     headers: responseHeaders,
   });
+}
+
+/** `body` passed through a counter that errors the stream once more than `max` bytes went by. */
+function countedBody(
+  body: ReadableStream<Uint8Array>,
+  max: number,
+): { stream: ReadableStream<Uint8Array>; over: () => boolean } {
+  let seen = 0;
+  let over = false;
+  const stream = body.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, controller) {
+        seen += chunk.byteLength;
+        if (seen > max) {
+          over = true;
+          controller.error(new Error(`request body over the limit of ${max} bytes`));
+          return;
+        }
+        controller.enqueue(chunk);
+      },
+    }),
+  );
+  return { stream, over: () => over };
 }
 
 /**
