@@ -768,32 +768,45 @@ describe("the gateway's own signals", () => {
     },
   );
 
-  test("providers of a long-running gateway do not die while it lives, through restarts and probes", async () => {
-    const space = makeSpace();
-    addEchoProvider(space, "steady", { health: { path: "/health", interval: "100ms" } });
-    // One of each way of dying with the gateway: bun --no-orphans (steady), setpriv (bouncy).
-    addEchoProvider(space, "bouncy", ECHO_UNDER_SETPRIV);
-    const gw = await spawnGateway(serveArgs(space, "--log-format", "json"), { urlFrom: "json" });
-    const steady = await waitForStatus(gw.url, "steady", "ready");
-    await waitForStatus(gw.url, "bouncy", "ready");
-    for (let i = 0; i < 5; i++) {
-      expect((await request(`${gw.url}/_gateway/providers/bouncy/restart`, { method: "POST" })).status).toBe(
-        202,
-      );
-      await waitFor("bouncy to come back", async () => {
-        const lines = await transitionsOf(gw.url, "bouncy");
-        return lines.filter((l) => l.endsWith("-> ready") || l.includes("-> ready:")).length >= i + 2;
+  // Under Deno too: prctl ties the signal to the forking thread, so a spawn from a worker thread
+  // that later ends would kill providers of a gateway that still runs.
+  test.each([
+    ["Bun", "bun"],
+    ["Deno", "deno"],
+  ])(
+    "providers of a long-running %s gateway do not die while it lives, through restarts and probes",
+    async (_, gatewayRuntime) => {
+      const space = makeSpace();
+      addEchoProvider(space, "steady", { health: { path: "/health", interval: "100ms" } });
+      // One of each way of dying with the gateway: bun --no-orphans (steady), setpriv (bouncy).
+      addEchoProvider(space, "bouncy", ECHO_UNDER_SETPRIV);
+      const gw = await spawnGateway(serveArgs(space, "--log-format", "json"), {
+        urlFrom: "json",
+        ...(gatewayRuntime === "deno" ? { cmd: DENO_GATEWAY } : {}),
       });
-      // Proxy traffic in between, so the gateway's other threads have work too.
-      expect((await request(`${gw.url}/api/v1/steady/items`)).status).toBe(200);
-    }
-    await Bun.sleep(1000);
-    expect(await getProvider(gw.url, "steady")).toMatchObject({
-      status: "ready",
-      pid: steady.pid,
-      restarts: 0,
-    });
-    expect((await getProvider(gw.url, "bouncy")).status).toBe("ready");
-    expect(isAlive(steady.pid!)).toBe(true);
-  });
+      const steady = await waitForStatus(gw.url, "steady", "ready");
+      await waitForStatus(gw.url, "bouncy", "ready");
+      for (let i = 0; i < 5; i++) {
+        expect(
+          (await request(`${gw.url}/_gateway/providers/bouncy/restart`, { method: "POST" })).status,
+        ).toBe(202);
+        await waitFor("bouncy to come back", async () => {
+          const lines = await transitionsOf(gw.url, "bouncy");
+          return lines.filter((l) => l.endsWith("-> ready") || l.includes("-> ready:")).length >= i + 2;
+        });
+        // Proxy traffic in between, so the gateway's other threads have work too.
+        expect((await request(`${gw.url}/api/v1/steady/items`)).status).toBe(200);
+      }
+      const bouncyPid = (await getProvider(gw.url, "bouncy")).pid;
+      // Past the 10 s after which an idle worker thread of Deno's runtime ends.
+      await Bun.sleep(gatewayRuntime === "deno" ? 12_000 : 1000);
+      expect(await getProvider(gw.url, "steady")).toMatchObject({
+        status: "ready",
+        pid: steady.pid,
+        restarts: 0,
+      });
+      expect(await getProvider(gw.url, "bouncy")).toMatchObject({ status: "ready", pid: bouncyPid });
+      expect(isAlive(steady.pid!)).toBe(true);
+    },
+  );
 });
