@@ -1,8 +1,9 @@
-import { accessSync, constants, existsSync, readFileSync, realpathSync, statSync } from "node:fs";
-import { delimiter, isAbsolute, join, relative, resolve, sep } from "node:path";
+import { existsSync, readFileSync, realpathSync, statSync } from "node:fs";
+import { isAbsolute, join, relative, resolve, sep } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import type { Manifest } from "./manifest.ts";
+import { findOnPath, isExecutableFile } from "./runtime/executables.ts";
 import { BUILTIN_RUNTIMES } from "./runtimes.defaults.ts";
 import { closest } from "./suggest.ts";
 
@@ -180,11 +181,8 @@ export function resolveInsideDir(path: string, dir: string, field: string): stri
 function resolveBinary(binary: string, dir: string, pathEnv: string): string {
   // A bare name ("python3") that is not a file in the provider dir is looked up on PATH, as a shell would.
   if (!binary.includes("/") && !existsSync(join(dir, binary))) {
-    for (const folder of pathEnv.split(delimiter)) {
-      if (!folder) continue;
-      const candidate = join(folder, binary);
-      if (isExecutableFile(candidate)) return candidate;
-    }
+    const found = findOnPath(binary, pathEnv);
+    if (found) return found;
     throw new LaunchError(`The binary is neither in the provider directory nor on PATH: ${binary}`, "binary");
   }
   const path = resolveInsideDir(binary, dir, "binary");
@@ -203,15 +201,6 @@ function requireFile(path: string, field: string): string {
   }
   if (!stat.isFile()) throw new LaunchError(`The ${field} is not a file: ${path}`, field);
   return path;
-}
-
-function isExecutableFile(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return statSync(path).isFile();
-  } catch {
-    return false;
-  }
 }
 
 function isInside(path: string, dir: string): boolean {

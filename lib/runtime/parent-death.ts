@@ -1,5 +1,6 @@
 import { accessSync, constants, existsSync } from "node:fs";
-import { delimiter, join, resolve } from "node:path";
+import { resolve } from "node:path";
+import { findOnPath } from "./executables.ts";
 import type { SpawnOptions } from "./types.ts";
 
 const SETPRIV = "/usr/bin/setpriv";
@@ -26,21 +27,6 @@ export function parentDeathPrefix(runs: (cmd: string[]) => boolean): string[] {
     }
   }
   return deathPrefix;
-}
-
-/** The first executable `program` on `path` (a `PATH` value), resolved against `cwd`; null if none. */
-export function findOnPath(program: string, path: string, cwd: string): string | null {
-  for (const dir of path.split(delimiter)) {
-    if (dir === "") continue;
-    const candidate = resolve(cwd, join(dir, program));
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // Not here: the next entry.
-    }
-  }
-  return null;
 }
 
 /**
