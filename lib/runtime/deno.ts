@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { type DenoNet, denoRawSockets } from "./deno-sockets.ts";
 import { parentDeathPrefix, requireExecutable } from "./parent-death.ts";
 import { raiseNoFile } from "./rlimit.ts";
 import type {
@@ -100,6 +101,7 @@ function runsToSuccess(cmd: string[]): boolean {
 /** Runtime adapter for running `main.ts` under Deno. */
 export const denoAdapter: RuntimeAdapter = {
   name: "deno",
+  raw: denoRawSockets(Deno as unknown as DenoNet),
 
   spawn(options: SpawnOptions): ChildProcess {
     const prefix = options.diesWithParent ? [] : parentDeathPrefix(runsToSuccess);

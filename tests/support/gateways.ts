@@ -99,6 +99,7 @@ export const DENO_GATEWAY = [
   "run",
   "--allow-all",
   "--unstable-no-legacy-abort",
+  "--unstable-net",
   join(REPO_ROOT, "main.ts"),
 ];
 
