@@ -26,7 +26,7 @@ import {
   request,
   runCli,
   spawnGateway,
-  startInProcess,
+  startUnderTest,
   waitFor,
   waitForStatus,
 } from "./helpers.ts";
@@ -143,7 +143,7 @@ describe("serve", () => {
 
   test("healthcheck exits 0 against a running gateway and 1 against a closed port", async () => {
     const space = makeSpace();
-    const gw = await startInProcess(space);
+    const gw = await startUnderTest(space);
     const ok = await runCli(["healthcheck", "--url", `${gw.url}/healthz`]);
     expect(ok.code).toBe(0);
     await gw.shutdown();
@@ -250,7 +250,7 @@ describe("providers", () => {
     expect(registry().providers.find((p) => p.code === "two")?.enabled).toBe(false);
     expect(rowOf((await runCli(["providers", "list", ...dir])).stdout, "two")).toMatch(/^two\s+no\b/);
 
-    const first = await startInProcess(space);
+    const first = await startUnderTest(space);
     await waitForStatus(first.url, "one", "ready");
     const two = await getProvider(first.url, "two");
     expect(two.status).toBe("disabled");
@@ -265,7 +265,7 @@ describe("providers", () => {
     const enable = await runCli(["providers", "enable", "two", ...dir]);
     expect(enable.code).toBe(0);
     expect(registry().providers.find((p) => p.code === "two")?.enabled).toBe(true);
-    const second = await startInProcess(space);
+    const second = await startUnderTest(space);
     await waitForStatus(second.url, "two", "ready");
     expect((await request(`${second.url}/api/v1/two/items`)).status).toBe(200);
 

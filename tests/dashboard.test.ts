@@ -21,6 +21,7 @@ import {
   request,
   type Space,
   startInProcess,
+  startUnderTest,
   waitFor,
   waitForStatus,
 } from "./helpers.ts";
@@ -175,7 +176,7 @@ describe("the dashboard in headless Chromium", () => {
     async () => {
       const space = makeSpace();
       addProvider(space, "alpha", echoManifest("alpha", { name: "Alpha" }), { fixtures: ["echo.ts"] });
-      const gw = await startInProcess(space, { adminToken: "right-token-123" });
+      const gw = await startUnderTest(space, { adminToken: "right-token-123" });
       await waitForStatus(gw.url, "alpha", "ready");
       const before = await getProvider(gw.url, "alpha");
 
@@ -208,7 +209,7 @@ describe("the dashboard in headless Chromium", () => {
       // No token, bound beyond loopback: the controls are disabled and say why.
       const open = makeSpace();
       addProvider(open, "gamma", echoManifest("gamma", { name: "Gamma" }), { fixtures: ["echo.ts"] });
-      const wide = await startInProcess(open, { host: "0.0.0.0" });
+      const wide = await startUnderTest(open, { host: "0.0.0.0" });
       await waitForStatus(wide.url, "gamma", "ready");
       // Reached over loopback, but the gateway listens beyond it: no token means no controls.
       await page.goto(`http://127.0.0.1:${new URL(wide.url).port}/_gateway/ui`);
@@ -228,7 +229,7 @@ describe("the dashboard in headless Chromium", () => {
       addElementProvider(space, "view", "core-echo-view", "echo-view.js");
       addElementProvider(space, "throws", "core-throws", "throws.js");
       addElementProvider(space, "never", "core-never", "never.js");
-      const gw = await startInProcess(space);
+      const gw = await startUnderTest(space);
       for (const code of ["view", "throws", "never"]) await waitForStatus(gw.url, code, "ready");
 
       const asset = await request(`${gw.url}/assets/view/echo-view.js`);
@@ -260,7 +261,7 @@ describe("the dashboard in headless Chromium", () => {
   browserTest("an event stream cut and restored resumes with Last-Event-ID and loses no change", async () => {
     const space = makeSpace();
     addProvider(space, "alpha", echoManifest("alpha", { name: "Alpha" }), { fixtures: ["echo.ts"] });
-    const gw = await startInProcess(space);
+    const gw = await startUnderTest(space);
     await waitForStatus(gw.url, "alpha", "ready");
     const upstreamPort = Number(new URL(gw.url).port);
 
@@ -357,7 +358,7 @@ describe("the dashboard in headless Chromium", () => {
       fixtures: ["echo.ts"],
     });
     addElementProvider(space, "view", "core-echo-view", "echo-view.js");
-    const gw = await startInProcess(space);
+    const gw = await startUnderTest(space);
     await waitForStatus(gw.url, "alpha", "ready");
     await waitForStatus(gw.url, "view", "ready");
     const { page, problems } = await openBrowser({ width: 390, height: 844 });

@@ -17,7 +17,7 @@ import {
   REPO_ROOT,
   request,
   spawnGateway,
-  startInProcess,
+  startUnderTest,
   waitForStatus,
 } from "./helpers.ts";
 import { addSpecProvider } from "./openapi-helpers.ts";
@@ -31,7 +31,7 @@ afterEach(async () => {
 
 describe("/docs over HTTP", () => {
   test("/docs is an HTML page whose scripts and styles come from the gateway, under a same-origin-only policy", async () => {
-    const gw = await startInProcess(makeSpace());
+    const gw = await startUnderTest(makeSpace());
     const page = await request<string>(`${gw.url}/docs`);
     expect(page.status).toBe(200);
     expect(page.headers.get("content-type")).toBe("text/html; charset=utf-8");

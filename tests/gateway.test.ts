@@ -17,7 +17,7 @@ import {
   markedProcesses,
   rawStatus,
   request,
-  startInProcess,
+  startUnderTest,
   waitFor,
   waitForRefused,
   waitForStatus,
@@ -61,7 +61,7 @@ describe("proxy", () => {
   test("proxy forwards to a real provider with the namespace stripped and the query kept", async () => {
     const space = makeSpace();
     addEchoProvider(space, "echo");
-    const gw = await startInProcess(space);
+    const gw = await startUnderTest(space);
     await waitForStatus(gw.url, "echo", "ready");
 
     const get = await request<Echo>(`${gw.url}/api/v1/echo/items/42?x=1&y=a%20b&x=2`);
@@ -90,7 +90,7 @@ describe("proxy", () => {
   test("<namespace>/health reaches the provider's own health route", async () => {
     const space = makeSpace();
     addEchoProvider(space, "echo");
-    const gw = await startInProcess(space);
+    const gw = await startUnderTest(space);
     await waitForStatus(gw.url, "echo", "ready");
 
     const health = await request(`${gw.url}/api/v1/echo/health`);
@@ -102,7 +102,7 @@ describe("proxy", () => {
     const space = makeSpace();
     addEchoProvider(space, "a", { namespace: "/api/v1/a" });
     addEchoProvider(space, "ab", { namespace: "/api/v1/ab" });
-    const gw = await startInProcess(space);
+    const gw = await startUnderTest(space);
     await waitForStatus(gw.url, "a", "ready");
     await waitForStatus(gw.url, "ab", "ready");
 
@@ -127,7 +127,7 @@ describe("proxy", () => {
       health: { path: "/health", interval: "1s", startup_timeout: "5m" },
     });
     addEchoProvider(space, "fast");
-    const gw = await startInProcess(space);
+    const gw = await startUnderTest(space);
     await waitForStatus(gw.url, "fast", "ready");
     // The slow one is up but its health check answers 503 until the flag file exists.
     await waitFor("the slow provider's process to log its start", async () => {
@@ -166,7 +166,7 @@ describe("proxy", () => {
       health: { path: "/health", interval: "10m", startup_timeout: "20s" },
       restart: { policy: "never" },
     });
-    const gw = await startInProcess(space);
+    const gw = await startUnderTest(space);
     const view = await waitForStatus(gw.url, "echo", "ready");
 
     expect((await request(`${gw.url}/api/v1/echo/close`)).status).toBe(200);
@@ -183,7 +183,7 @@ describe("proxy", () => {
   test("an upstream that sends no response headers within the manifest timeout answers 504", async () => {
     const space = makeSpace();
     addEchoProvider(space, "echo", { timeout: "300ms" });
-    const gw = await startInProcess(space);
+    const gw = await startUnderTest(space);
     await waitForStatus(gw.url, "echo", "ready");
     const late = await request(`${gw.url}/api/v1/echo/sleep?ms=15000`);
     expect(expectProblem(late, 504).detail).toContain('"echo"');
@@ -194,7 +194,7 @@ describe("proxy", () => {
     const space = makeSpace();
     addEchoProvider(space, "a", { namespace: "/api/v1/a" });
     addEchoProvider(space, "ab", { namespace: "/api/v1/ab" });
-    const gw = await startInProcess(space);
+    const gw = await startUnderTest(space);
     await waitForStatus(gw.url, "a", "ready");
     await waitForStatus(gw.url, "ab", "ready");
     // Encoded slashes and backslashes are not separators (WHATWG URL): these stay inside a.
@@ -252,7 +252,7 @@ describe("admin API", () => {
     );
     // A sibling whose manifest must not be reachable through the first one's assets.
     addEchoProvider(space, "other");
-    const gw = await startInProcess(space);
+    const gw = await startUnderTest(space);
     await waitForStatus(gw.url, "shapes", "ready");
 
     const views = await getProviders(gw.url);
@@ -323,7 +323,7 @@ describe("admin API", () => {
     );
     symlinkSync(outside, join(dir, "assets", "leak.txt"));
     symlinkSync("/etc", join(dir, "assets", "etc"));
-    const gw = await startInProcess(space);
+    const gw = await startUnderTest(space);
     await waitForStatus(gw.url, "shapes", "ready");
     expect((await request(`${gw.url}/assets/shapes/assets/core-shapes.js`)).status).toBe(200);
     for (const path of ["/assets/shapes/assets/leak.txt", "/assets/shapes/assets/etc/hostname"]) {
@@ -339,7 +339,7 @@ describe("admin API", () => {
       namespace: "/api/v1/envy",
       env: { FIXTURE_GREETING: "hi there", FIXTURE_NUMBER: 42 },
     });
-    const gw = await startInProcess(space);
+    const gw = await startUnderTest(space);
     const view = await waitForStatus(gw.url, "envy", "ready");
 
     const { status, body } = await request<{ cwd: string; pid: number; env: Record<string, string> }>(
@@ -363,7 +363,7 @@ describe("admin API", () => {
   test("POST /_gateway/providers/:code/restart answers 202 and the provider comes back ready with a new pid", async () => {
     const space = makeSpace();
     addEchoProvider(space, "echo");
-    const gw = await startInProcess(space);
+    const gw = await startUnderTest(space);
     const before = await waitForStatus(gw.url, "echo", "ready");
 
     const restart = await request<{ accepted: string; provider: ProviderView }>(
@@ -387,7 +387,7 @@ describe("admin API", () => {
   test("POST stop ends the provider's process and gates its namespace; POST start brings it back", async () => {
     const space = makeSpace();
     addEchoProvider(space, "echo");
-    const gw = await startInProcess(space);
+    const gw = await startUnderTest(space);
     const before = await waitForStatus(gw.url, "echo", "ready");
 
     expect((await request(`${gw.url}/_gateway/providers/echo/stop`, { method: "POST" })).status).toBe(202);
@@ -407,7 +407,7 @@ describe("admin API", () => {
   test("the logs endpoint returns the provider's recent stdout and stderr lines", async () => {
     const space = makeSpace();
     addEchoProvider(space, "echo");
-    const gw = await startInProcess(space);
+    const gw = await startUnderTest(space);
     await waitForStatus(gw.url, "echo", "ready");
 
     const token = `line-${crypto.randomUUID()}`;
@@ -434,7 +434,7 @@ describe("admin API access and events", () => {
   test("with an admin token, mutating routes need it as a Bearer token; reads do not", async () => {
     const space = makeSpace();
     addEchoProvider(space, "echo");
-    const gw = await startInProcess(space, { adminToken: "s3cret-token" });
+    const gw = await startUnderTest(space, { adminToken: "s3cret-token" });
     await waitForStatus(gw.url, "echo", "ready");
     const restart = `${gw.url}/_gateway/providers/echo/restart`;
     expectProblem(await request(restart, { method: "POST" }), 401);
@@ -451,7 +451,7 @@ describe("admin API access and events", () => {
   test("/_gateway/events streams status changes as server-sent events", async () => {
     const space = makeSpace();
     addEchoProvider(space, "echo");
-    const gw = await startInProcess(space);
+    const gw = await startUnderTest(space);
     await waitForStatus(gw.url, "echo", "ready");
     const controller = new AbortController();
     const response = await fetch(`${gw.url}/_gateway/events`, { signal: controller.signal });
@@ -557,7 +557,7 @@ describe("gateway routes", () => {
     const space = makeSpace();
     addEchoProvider(space, "one");
     addEchoProvider(space, "two");
-    const gw = await startInProcess(space);
+    const gw = await startUnderTest(space);
     expect((await request(`${gw.url}/healthz`)).status).toBe(200);
     await waitForStatus(gw.url, "one", "ready");
     await waitForStatus(gw.url, "two", "ready");
@@ -586,7 +586,7 @@ describe("gateway routes", () => {
         "",
       ].join("\n"),
     );
-    const gw = await startInProcess(space);
+    const gw = await startUnderTest(space);
     await waitForStatus(gw.url, "echo", "ready");
     await waitForStatus(gw.url, "specced", "ready");
 

@@ -14,7 +14,7 @@ import {
   makeSpace,
   request,
   type Space,
-  startInProcess,
+  startUnderTest,
   WireClient,
   waitFor,
   waitForStatus,
@@ -42,7 +42,7 @@ describe("holding requests", () => {
   test("a GET and a POST with a body sent while the provider restarts wait and are answered by the new process", async () => {
     const space = makeSpace();
     addEchoProvider(space, "echo");
-    const gw = await startInProcess(space);
+    const gw = await startUnderTest(space);
     const before = await waitForStatus(gw.url, "echo", "ready");
     expect((await request(`${gw.url}/_gateway/providers/echo/restart`, { method: "POST" })).status).toBe(202);
     const [get, post] = await Promise.all([
@@ -58,7 +58,7 @@ describe("holding requests", () => {
   test("with hold: 0 a request to a restarting provider gets 503 at once", async () => {
     const space = makeSpace();
     const flag = addGatedProvider(space, "nohold", { hold: 0 });
-    const gw = await startInProcess(space);
+    const gw = await startUnderTest(space);
     const started = Date.now();
     const answer = await request<{ detail: string }>(`${gw.url}/api/v1/nohold/x`);
     expect(answer.status).toBe(503);
@@ -70,7 +70,7 @@ describe("holding requests", () => {
   test("a provider not ready within its hold answers 503 after it, naming the hold", async () => {
     const space = makeSpace();
     const flag = addGatedProvider(space, "slow", { hold: "600ms" });
-    const gw = await startInProcess(space);
+    const gw = await startUnderTest(space);
     const started = Date.now();
     const answer = await request<{ detail: string }>(`${gw.url}/api/v1/slow/x`);
     const waited = Date.now() - started;
@@ -87,7 +87,7 @@ describe("holding requests", () => {
   test("past hold_queue requests get 503 at once; those in the queue are served once it is ready", async () => {
     const space = makeSpace();
     const flag = addGatedProvider(space, "capped", { hold: "20s", hold_queue: 2 });
-    const gw = await startInProcess(space);
+    const gw = await startUnderTest(space);
     const answers = Array.from({ length: 5 }, (_, i) => request(`${gw.url}/api/v1/capped/r${i}`));
     const settled: number[] = [];
     for (const answer of answers) void answer.then((a) => settled.push(a.status));
@@ -101,7 +101,7 @@ describe("holding requests", () => {
   test("a client that goes away while held leaves the queue at once", async () => {
     const space = makeSpace();
     const flag = addGatedProvider(space, "leaver", { hold: "20s", hold_queue: 1 });
-    const gw = await startInProcess(space);
+    const gw = await startUnderTest(space);
     const leaving = await WireClient.connect(gw.url);
     sockets.push(leaving);
     await leaving.write("GET /api/v1/leaver/first HTTP/1.1\r\nHost: test\r\n\r\n");
@@ -133,7 +133,7 @@ describe("holding requests", () => {
       health: { path: "/health", interval: "1s", startup_timeout: "800ms" },
       restart: { policy: "never" },
     });
-    const gw = await startInProcess(space);
+    const gw = await startUnderTest(space);
     const started = Date.now();
     const answer = await request<{ detail: string }>(`${gw.url}/api/v1/doomed/x`);
     expect(answer.status).toBe(503);
@@ -148,7 +148,7 @@ describe("restarts the gateway chooses", () => {
   test("admin restarts under load from 8 clients lose no request", async () => {
     const space = makeSpace();
     addEchoProvider(space, "busy");
-    const gw = await startInProcess(space);
+    const gw = await startUnderTest(space);
     let view = await waitForStatus(gw.url, "busy", "ready");
     let running = true;
     const statuses: number[] = [];

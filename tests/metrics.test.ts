@@ -15,6 +15,7 @@ import {
   makeSpace,
   request,
   startInProcess,
+  startUnderTest,
   waitFor,
   waitForStatus,
   wireExchange,
@@ -74,7 +75,7 @@ describe("GET /metrics", () => {
     const space = makeSpace();
     addEchoProvider(space, "alpha");
     addEchoProvider(space, "beta");
-    const gw = await startInProcess(space);
+    const gw = await startUnderTest(space);
     await waitForStatus(gw.url, "alpha", "ready");
     const beta = await waitForStatus(gw.url, "beta", "ready");
 

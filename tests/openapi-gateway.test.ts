@@ -28,6 +28,7 @@ import {
   makeSpace,
   request,
   startInProcess,
+  startUnderTest,
   waitFor,
   waitForStatus,
 } from "./helpers.ts";
@@ -54,7 +55,7 @@ describe("serving the document", () => {
   test("/openapi.json has an ETag, answers 304 to a matching If-None-Match, and a new ETag once a provider stops", async () => {
     const space = makeSpace();
     addSpecProvider(space, "pets", "petstore-v3", "openapi.yaml");
-    const gw = await startInProcess(space);
+    const gw = await startUnderTest(space);
     await waitForStatus(gw.url, "pets", "ready");
 
     const first = await request<OpenApiDocument>(`${gw.url}/openapi.json`);
@@ -86,7 +87,7 @@ describe("serving the document", () => {
   test("/openapi.yaml is the same document in YAML, with its own ETag", async () => {
     const space = makeSpace();
     addSpecProvider(space, "store", "petstore-expanded-v2", "swagger.json");
-    const gw = await startInProcess(space);
+    const gw = await startUnderTest(space);
     await waitForStatus(gw.url, "store", "ready");
     const json = await request(`${gw.url}/openapi.json`);
     const yaml = await request<string>(`${gw.url}/openapi.yaml`);
@@ -123,7 +124,7 @@ describe("providers' specs", () => {
       description: "Pets for sale",
     });
     addSpecProvider(space, "shelf", "external-v3", "openapi.yaml");
-    const gw = await startInProcess(space);
+    const gw = await startUnderTest(space);
     for (const code of ["echo", "store", "shelf"]) await waitForStatus(gw.url, code, "ready");
     const doc = await waitFor("the echo provider's fetched spec", async () => {
       const body = await getDocument(gw.url);
@@ -145,7 +146,7 @@ describe("providers' specs", () => {
     addEchoProvider(space, "quick");
     // Never ready: a start-up wave that never ends must not hold the other specs back for good.
     addEchoProvider(space, "stuck", { env: { READY_FLAG: "/nonexistent/flag" } });
-    const gw = await startInProcess(space);
+    const gw = await startUnderTest(space);
     await waitForStatus(gw.url, "quick", "ready");
     const doc = await waitFor("the quick provider's fetched spec", async () => {
       const body = await getDocument(gw.url);
@@ -162,7 +163,7 @@ describe("providers' specs", () => {
     addSpecProvider(space, "yaml", "broken/invalid-yaml", "openapi.yaml");
     addSpecProvider(space, "dangling", "broken/dangling-ref", "openapi.yaml");
     addSpecProvider(space, "missing", "broken/missing-file", "openapi.yaml");
-    const gw = await startInProcess(space);
+    const gw = await startUnderTest(space);
     for (const code of ["good", "yaml", "dangling", "missing"]) await waitForStatus(gw.url, code, "ready");
     const doc = await getDocument(gw.url);
     await expectValid(doc);
@@ -186,7 +187,7 @@ describe("providers' specs", () => {
       env: { READY_FLAG: "/nonexistent/flag" },
     });
     addEchoProvider(space, "nospec", { env: { READY_FLAG: "/nonexistent/flag" } });
-    const gw = await startInProcess(space);
+    const gw = await startUnderTest(space);
     await waitForStatus(gw.url, "store", "ready");
 
     const store = await request<OpenApiDocument>(`${gw.url}/_gateway/providers/store/openapi.json`);
@@ -226,7 +227,7 @@ describe("providers' specs", () => {
   test("editing the spec file, or a file it refers to, rebuilds the document", async () => {
     const space = makeSpace();
     const dir = addSpecProvider(space, "shelf", "external-v3", "openapi.yaml");
-    const gw = await startInProcess(space, { watch: true });
+    const gw = await startUnderTest(space, { watch: true });
     await waitForStatus(gw.url, "shelf", "ready");
     const before = await request(`${gw.url}/openapi.json`);
     expect(operation(before.body as OpenApiDocument, "shelf_listItems")).toBeDefined();
@@ -323,7 +324,7 @@ describe("the gateway's own routes", () => {
     const space = makeSpace();
     addEchoProvider(space, "up", { element: { tag: "core-up", source: "./echo.ts" } });
     addEchoProvider(space, "waiting", { env: { READY_FLAG: "/nonexistent/flag" } });
-    const gw = await startInProcess(space);
+    const gw = await startUnderTest(space);
     await waitForStatus(gw.url, "up", "ready");
     const parse = async <T extends z.ZodType>(
       schema: T,

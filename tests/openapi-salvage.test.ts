@@ -15,7 +15,7 @@ import {
   makeSpace,
   request,
   runCli,
-  startInProcess,
+  startUnderTest,
   waitFor,
   waitForStatus,
 } from "./helpers.ts";
@@ -163,7 +163,7 @@ describe("a running gateway", () => {
   test("left-out operations are in x-gateway and the provider's spec route, logged once each, and the merged document validates", async () => {
     const space = makeSpace();
     addSpecProvider(space, "files", "salvage-swagger2", "swagger.yaml");
-    const gw = await startInProcess(space);
+    const gw = await startUnderTest(space);
     await waitForStatus(gw.url, "files", "ready");
 
     const merged = await request<OpenApiDocument>(`${gw.url}/openapi.json`);
@@ -216,7 +216,7 @@ describe("a running gateway", () => {
       });
     httpServer("plain");
     httpServer("quiet", { spec: false });
-    const gw = await startInProcess(space);
+    const gw = await startUnderTest(space);
     await waitForStatus(gw.url, "plain", "ready");
     await waitForStatus(gw.url, "quiet", "ready");
     const noteLines = () =>

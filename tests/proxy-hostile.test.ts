@@ -8,10 +8,10 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "
 import type { ProviderView } from "../lib/supervisor/status.ts";
 import {
   addWireProvider,
+  type BlackBoxGateway,
   cleanup,
   makeSpace,
-  startInProcess,
-  type TestGateway,
+  startUnderTest,
   WireClient,
   type WireEcho,
   type WireResponse,
@@ -26,13 +26,13 @@ interface Seen {
   row: string | null;
 }
 
-let gw: TestGateway;
+let gw: BlackBoxGateway;
 const views: Record<string, ProviderView> = {};
 
 beforeAll(async () => {
   const space = makeSpace();
   for (const code of ["a", "ab"]) addWireProvider(space, code, { namespace: `/api/v1/${code}` });
-  gw = await startInProcess(space);
+  gw = await startUnderTest(space);
   for (const code of ["a", "ab"]) views[code] = await waitForStatus(gw.url, code, "ready");
 }, 60_000);
 

@@ -12,11 +12,11 @@ import type { ProviderView } from "../lib/supervisor/status.ts";
 import {
   addFixtureProvider,
   addWireProvider,
+  type BlackBoxGateway,
   cleanup,
   makeSpace,
   parseWireResponse,
-  startInProcess,
-  type TestGateway,
+  startUnderTest,
   WireClient,
   type WireEcho,
   type WireResponse,
@@ -66,7 +66,7 @@ async function direct<T>(view: ProviderView, path: string): Promise<T> {
 
 // ---------------------------------------------------------------------------------------------
 
-let gw: TestGateway;
+let gw: BlackBoxGateway;
 let wire: ProviderView;
 let lab: ProviderView;
 let bulk: ProviderView;
@@ -77,7 +77,7 @@ beforeAll(async () => {
   // The default timeout (60 s), for uploads that take a while.
   addWireProvider(space, "bulk");
   addFixtureProvider(space, "lab", "lab.ts", { timeout: "2s" });
-  gw = await startInProcess(space);
+  gw = await startUnderTest(space);
   wire = await waitForStatus(gw.url, "wire", "ready");
   lab = await waitForStatus(gw.url, "lab", "ready");
   bulk = await waitForStatus(gw.url, "bulk", "ready");
@@ -599,7 +599,7 @@ describe("upstream failures", () => {
       health: { path: "/health", interval: "10m", startup_timeout: "20s" },
       restart: { policy: "never" },
     });
-    const own = await startInProcess(space);
+    const own = await startUnderTest(space);
     const view = await waitForStatus(own.url, "gone", "ready");
     expect((await call(own.url, "/api/v1/gone/__quit")).status).toBe(200);
     await waitForRefused(view.upstream!);
@@ -636,7 +636,7 @@ describe("limits", () => {
   test("--max-body-size: a declared or streamed body over the limit answers 413 and is not delivered", async () => {
     const space = makeSpace();
     addWireProvider(space, "small");
-    const own = await startInProcess(space, { maxBodySize: 1024 });
+    const own = await startUnderTest(space, { maxBodySize: 1024 });
     const view = await waitForStatus(own.url, "small", "ready");
 
     const declared = await wireExchange(
@@ -851,7 +851,7 @@ describe("server-sent events", () => {
   });
 
   test("the gateway's own event stream answers its head at once, even with nothing to report yet", async () => {
-    const own = await startInProcess(makeSpace());
+    const own = await startUnderTest(makeSpace());
     const client = await WireClient.connect(own.url);
     try {
       await client.write(req("GET", "/_gateway/events", ["Accept: text/event-stream"]));

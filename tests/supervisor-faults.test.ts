@@ -35,8 +35,8 @@ import {
   type Space,
   serveArgs,
   spawnGateway,
-  startInProcess,
-  startWithSibling,
+  startUnderTest,
+  startUnderTestWithSibling,
   transitionsOf,
   waitFor,
   waitForStatus,
@@ -95,7 +95,7 @@ describe("a provider that exits at once", () => {
       { code: "done", runtime: "exec", binary: "./crash.sh", args: ["0"], restart: { policy: "on-failure" } },
       { fixtures: ["crash.sh"] },
     );
-    const gw = await startWithSibling(space);
+    const gw = await startUnderTestWithSibling(space);
     const view = await waitForStatus(gw.url, "done", "stopped");
     expect(view.restarts).toBe(0);
     expect(view.pid).toBeNull();
@@ -124,7 +124,7 @@ describe("a provider that exits at once", () => {
       },
       { fixtures: ["crash.sh"] },
     );
-    const gw = await startWithSibling(space);
+    const gw = await startUnderTestWithSibling(space);
     const view = await waitForStatus(gw.url, "done", "failed");
     expect(view.restarts).toBe(2);
     expect(view.last_error).toContain("exited with code 0");
@@ -147,7 +147,7 @@ describe("a provider that exits at once", () => {
       { code: "ghostly", runtime: "ghostly", entry: "./main.js", restart: { policy: "on-failure" } },
       { files: { "main.js": "" } },
     );
-    const gw = await startWithSibling(space);
+    const gw = await startUnderTestWithSibling(space);
     const view = await waitForStatus(gw.url, "ghostly", "failed");
     expect(view.last_error).toContain("no-such-program-here");
     expect(view.restarts).toBe(0);
@@ -181,7 +181,7 @@ describe("a provider that exits at once", () => {
       { code: "segv", runtime: "exec", binary: "./segv.sh", restart: { policy: "never" } },
       { fixtures: ["segv.sh"] },
     );
-    const gw = await startWithSibling(space);
+    const gw = await startUnderTestWithSibling(space);
     const view = await waitForStatus(gw.url, "segv", "failed");
     expect(view.last_error).toContain("killed by SIGSEGV");
     expect(view.last_error).toContain("segv fixture starting");
@@ -203,7 +203,7 @@ describe("a provider that exits at once", () => {
       },
       { fixtures: ["segv.sh"] },
     );
-    const gw = await startWithSibling(space);
+    const gw = await startUnderTestWithSibling(space);
     const view = await waitForStatus(gw.url, "segv", "failed");
     expect(view.restarts).toBe(1);
     expect(view.last_error).toContain("SIGSEGV");
@@ -218,7 +218,7 @@ describe("health checks", () => {
       health: { path: "/health", interval: "200ms", timeout: "1s", startup_timeout: "1500ms" },
       restart: { policy: "never" },
     });
-    const gw = await startWithSibling(space);
+    const gw = await startUnderTestWithSibling(space);
     expect((await getProvider(gw.url, "five")).status).toBe("starting");
     // Its port is open and answering: only the health check keeps it out.
     expect((await request(`${gw.url}/api/v1/five/x`)).status).toBe(503);
@@ -243,7 +243,7 @@ describe("health checks", () => {
       health: { path: "/health", interval: "200ms", timeout: "300ms", failure_threshold: 2 },
       restart: { policy: "never" },
     });
-    const gw = await startWithSibling(space);
+    const gw = await startUnderTestWithSibling(space);
     const later = await waitForStatus(gw.url, "later", "ready");
 
     const slowest = { ms: 0 };
@@ -274,7 +274,7 @@ describe("health checks", () => {
       health: { path: "/health", interval: "200ms", timeout: "1s", failure_threshold: 2 },
       restart: { policy: "on-failure", max_restarts: 5 },
     });
-    const gw = await startInProcess(space);
+    const gw = await startUnderTest(space);
     const before = await waitForStatus(gw.url, "wobbly", "ready");
     // Exactly two failing answers: unhealthy (threshold 2), never the four that mean a restart.
     await request(`${before.upstream}/control/health?mode=fail&count=2`);
@@ -296,7 +296,7 @@ describe("health checks", () => {
       health: { path: "/health", interval: "200ms", timeout: "1s", failure_threshold: 2 },
       restart: { policy: "on-failure", max_restarts: 5 },
     });
-    const gw = await startInProcess(space);
+    const gw = await startUnderTest(space);
     const before = await waitForStatus(gw.url, "sinking", "ready");
     await request(`${before.upstream}/control/health?mode=fail`);
     const after = await waitFor("a new, ready process", async () => {
@@ -316,7 +316,7 @@ describe("output", () => {
   test("a provider that closes its stdout keeps running and stays ready; its stderr is still logged", async () => {
     const space = makeSpace();
     addControlProvider(space, "mute", { env: { CLOSE_STDOUT: "1" } });
-    const gw = await startInProcess(space);
+    const gw = await startUnderTest(space);
     const view = await waitForStatus(gw.url, "mute", "ready");
     await waitFor("its stderr line", async () =>
       (await providerLogs(gw.url, "mute")).some(
@@ -498,7 +498,7 @@ describe("handshake", () => {
       { code: "garbled", runtime: "exec", binary: "./badshake.sh", restart: { policy: "on-failure" } },
       { fixtures: ["badshake.sh"] },
     );
-    const gw = await startWithSibling(space);
+    const gw = await startUnderTestWithSibling(space);
     const view = await waitForStatus(gw.url, "garbled", "failed");
     expect(view.last_error).toContain("Malformed handshake");
     expect(view.last_error).toContain("CORE_PROVIDER|x");
@@ -702,7 +702,7 @@ describe("the gateway's own signals", () => {
       };
       writeFileSync(join(space.providersDir, ".gateway-processes.json"), JSON.stringify(ledger));
       addEchoProvider(space, "fresh");
-      const gw = await startInProcess(space);
+      const gw = await startUnderTest(space);
       await waitForStatus(gw.url, "fresh", "ready");
       expect(await exitCode(orphan, 10_000)).not.toBe("still running");
       expect(isAlive(bystander.pid)).toBe(true);

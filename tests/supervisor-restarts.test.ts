@@ -11,7 +11,7 @@ import {
   makeSpace,
   providerLogs,
   request,
-  startInProcess,
+  startUnderTest,
   waitFor,
   waitForStatus,
 } from "./helpers.ts";
@@ -34,7 +34,7 @@ describe("restarts after a provider was ready", () => {
   test("a provider killed after serving a second or more is restarted every time, past max_restarts, after about 100 ms", async () => {
     const space = makeSpace();
     addEchoProvider(space, "tough", { restart: { policy: "on-failure", max_restarts: 1 } });
-    const gw = await startInProcess(space);
+    const gw = await startUnderTest(space);
     let view = await waitForStatus(gw.url, "tough", "ready");
     for (let kill = 1; kill <= 4; kill++) {
       await Bun.sleep(1100);
@@ -64,7 +64,7 @@ describe("restarts after a provider was ready", () => {
       health: { path: "/health", interval: "1s", startup_timeout: "20s" },
       restart: { policy: "always", max_restarts: 0 },
     });
-    const gw = await startInProcess(space);
+    const gw = await startUnderTest(space);
     // The fourth delay is 800 ms (±20%): long enough to read the view while it waits.
     const waiting = await waitFor("a restart with its due time", async () => {
       const view = await getProvider(gw.url, "fragile");

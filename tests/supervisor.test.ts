@@ -21,7 +21,8 @@ import {
   markedProcesses,
   request,
   startInProcess,
-  startWithSibling,
+  startUnderTest,
+  startUnderTestWithSibling,
   transitionsOf,
   waitFor,
   waitForStatus,
@@ -39,7 +40,7 @@ describe("a provider that cannot run is failed with a clear error and spares its
   test("missing binary", async () => {
     const space = makeSpace();
     addProvider(space, "ghost", { code: "ghost", runtime: "exec", binary: "./bin/ghost" });
-    const gw = await startWithSibling(space);
+    const gw = await startUnderTestWithSibling(space);
     const view = await waitForStatus(gw.url, "ghost", "failed");
     expect(view.last_error).toContain("does not exist");
     expect(view.last_error).toContain("bin/ghost");
@@ -58,7 +59,7 @@ describe("a provider that cannot run is failed with a clear error and spares its
       { code: "noexec", runtime: "exec", binary: "./bin/tool" },
       { files: { "bin/tool": "#!/bin/sh\necho never\n" } },
     );
-    const gw = await startWithSibling(space);
+    const gw = await startUnderTestWithSibling(space);
     const view = await waitForStatus(gw.url, "noexec", "failed");
     expect(view.last_error).toContain("not executable");
     expect(view.last_error).toContain("./bin/tool");
@@ -74,7 +75,7 @@ describe("a provider that cannot run is failed with a clear error and spares its
       { code: "crash", runtime: "exec", binary: "./crash.sh", args: ["1"], restart: { policy: "never" } },
       { fixtures: ["crash.sh"] },
     );
-    const gw = await startWithSibling(space);
+    const gw = await startUnderTestWithSibling(space);
     const view = await waitForStatus(gw.url, "crash", "failed");
     expect(view.restarts).toBe(0);
     expect(view.pid).toBeNull();
@@ -96,7 +97,7 @@ describe("a provider that cannot run is failed with a clear error and spares its
       },
       { fixtures: ["crash.sh"] },
     );
-    const gw = await startWithSibling(space);
+    const gw = await startUnderTestWithSibling(space);
     const view = await waitForStatus(gw.url, "crash", "failed");
     expect(view.restarts).toBe(2);
     expect(view.last_error).toContain("code 3");
@@ -125,7 +126,7 @@ describe("a provider that cannot run is failed with a clear error and spares its
       },
       { fixtures: ["forever.sh"] },
     );
-    const gw = await startWithSibling(space);
+    const gw = await startUnderTestWithSibling(space);
     const view = await waitForStatus(gw.url, "sleepy", "failed");
     expect(view.last_error).toContain("startup_timeout");
     expect(view.last_error).toContain("1000 ms");
@@ -147,7 +148,7 @@ describe("a provider that cannot run is failed with a clear error and spares its
       { code: "orphan", runtime: "exec", binary: "./orphan.sh", restart: { policy: "never" } },
       { fixtures: ["orphan.sh"] },
     );
-    const gw = await startWithSibling(space);
+    const gw = await startUnderTestWithSibling(space);
     const view = await waitForStatus(gw.url, "orphan", "failed");
     expect(view.last_error).toContain("exited with code 1");
     const sleeper = await waitFor("the fixture's line naming its background child", async () => {
@@ -172,7 +173,7 @@ describe("a provider that cannot run is failed with a clear error and spares its
       binary: "./server.py",
       health: { path: "/health" },
     });
-    const gw = await startWithSibling(space);
+    const gw = await startUnderTestWithSibling(space);
     expect((await waitForStatus(gw.url, "later", "failed")).last_error).toContain("does not exist");
     copyFileSync(join(FIXTURES, "handshake.py"), join(dir, "server.py"));
     chmodSync(join(dir, "server.py"), 0o755);
@@ -190,7 +191,7 @@ describe("a provider that cannot run is failed with a clear error and spares its
       binary: "../../bin/sh",
       args: ["-c", "sleep 999"],
     });
-    const gw = await startWithSibling(space);
+    const gw = await startUnderTestWithSibling(space);
     const view = await waitForStatus(gw.url, "escape", "failed");
     expect(view.last_error).toContain("leaves the provider directory");
     expect(view.last_error).toContain("../../bin/sh");
@@ -209,7 +210,7 @@ describe("a provider that cannot run is failed with a clear error and spares its
     });
     mkdirSync(join(dir, "bin"));
     symlinkSync("/bin/sh", join(dir, "bin", "sh"));
-    const gw = await startWithSibling(space);
+    const gw = await startUnderTestWithSibling(space);
     const view = await waitForStatus(gw.url, "linked", "failed");
     expect(view.last_error).toContain("leads out of the provider directory");
     expect(view.pid).toBeNull();
@@ -225,7 +226,7 @@ describe("namespaces", () => {
     addEchoProvider(space, "beta", { namespace: "/api/v1/shared" });
     addEchoProvider(space, "alpha", { namespace: "/api/v1/shared" });
     addEchoProvider(space, "gamma", { namespace: "/api/v1/shared/sub" });
-    const gw = await startWithSibling(space);
+    const gw = await startUnderTestWithSibling(space);
     await waitForStatus(gw.url, "alpha", "ready");
 
     for (const code of ["beta", "gamma"]) {
@@ -250,7 +251,7 @@ describe("namespaces", () => {
     const space = makeSpace();
     const reserved = { admin: "/_gateway/admin", assets: "/assets", health: "/healthz", docs: "/docs/x" };
     for (const [code, namespace] of Object.entries(reserved)) addEchoProvider(space, code, { namespace });
-    const gw = await startWithSibling(space);
+    const gw = await startUnderTestWithSibling(space);
     for (const [code, namespace] of Object.entries(reserved)) {
       const view = await getProvider(gw.url, code);
       expect(view.status).toBe("disabled");
@@ -273,7 +274,7 @@ describe("launching", () => {
       { code: "shaker", runtime: "exec", binary: "./handshake.py", health: { path: "/health" } },
       { fixtures: ["handshake.py"] },
     );
-    const gw = await startWithSibling(space);
+    const gw = await startUnderTestWithSibling(space);
     const view = await waitForStatus(gw.url, "shaker", "ready");
     const { status, body } = await request<{
       provider: string;
@@ -300,7 +301,7 @@ describe("launching", () => {
       { code: "shaker", runtime: "exec", binary: "./handshake.py", args: ["2"], health: { path: "/health" } },
       { fixtures: ["handshake.py"] },
     );
-    const gw = await startWithSibling(space);
+    const gw = await startUnderTestWithSibling(space);
     const view = await waitForStatus(gw.url, "shaker", "failed");
     expect(view.last_error).toContain("version 2");
     expect(view.restarts).toBe(0);
@@ -328,7 +329,7 @@ describe("launching", () => {
       },
       { fixtures: ["core.py"] },
     );
-    const gw = await startWithSibling(space);
+    const gw = await startUnderTestWithSibling(space);
     const view = await waitForStatus(gw.url, "corey", "ready");
     const { body } = await request<{ provider: string; path: string; argv: string[] }>(
       `${gw.url}/api/v3/corey/a/b`,
@@ -345,7 +346,7 @@ describe("restarts", () => {
   test("a provider killed after it was ready is restarted with a new pid", async () => {
     const space = makeSpace();
     addEchoProvider(space, "echo", { restart: { policy: "on-failure", max_restarts: 3 } });
-    const gw = await startInProcess(space);
+    const gw = await startUnderTest(space);
     const before = await waitForStatus(gw.url, "echo", "ready");
     process.kill(before.pid!, "SIGKILL");
     const after = await waitFor("a restarted provider", async () => {
@@ -365,7 +366,7 @@ describe("restarts", () => {
       health: { path: "/health", interval: "100ms", failure_threshold: 2, startup_timeout: "5m" },
       restart: { policy: "on-failure", max_restarts: 5 },
     });
-    const gw = await startInProcess(space);
+    const gw = await startUnderTest(space);
     const before = await waitForStatus(gw.url, "flaky", "ready");
     unlinkSync(flag);
     await waitFor("the provider to be restarted after turning unhealthy", async () => {
@@ -390,7 +391,7 @@ describe("stopping", () => {
     const space = makeSpace();
     // Ignores SIGTERM, so the restart's own stop takes the whole stop_timeout: time for the stop to come in.
     addEchoProvider(space, "torn", { env: { IGNORE_SIGTERM: "1" }, stop_timeout: "1s" });
-    const gw = await startInProcess(space);
+    const gw = await startUnderTest(space);
     const before = await waitForStatus(gw.url, "torn", "ready");
     expect((await request(`${gw.url}/_gateway/providers/torn/restart`, { method: "POST" })).status).toBe(202);
     expect((await request(`${gw.url}/_gateway/providers/torn/stop`, { method: "POST" })).status).toBe(202);
@@ -406,7 +407,7 @@ describe("stopping", () => {
       env: { READY_FLAG: join(space.root, "never") },
       health: { path: "/health", startup_timeout: "5m" },
     });
-    const gw = await startInProcess(space);
+    const gw = await startUnderTest(space);
     await waitFor(
       "the starting provider's process",
       () => markedProcesses(space.marker, "slow").length === 1,
@@ -421,7 +422,7 @@ describe("stopping", () => {
     addGrandchildProvider(space, "tree", { stop_timeout: "5s" });
     addEchoProvider(space, "stubborn", { env: { IGNORE_SIGTERM: "1" }, stop_timeout: "300ms" });
     addEchoProvider(space, "plain");
-    const gw = await startInProcess(space);
+    const gw = await startUnderTest(space);
     for (const code of ["tree", "stubborn", "plain"]) await waitForStatus(gw.url, code, "ready");
     const sleeper = await waitFor("the grandchild sleep", () =>
       markedProcesses(space.marker, "tree").find((p) => p.cmdline.startsWith("sleep 999")),

@@ -20,8 +20,8 @@ import {
   serveArgs,
   spawnGateway,
   startAgent,
-  startInProcess,
   startTunnelAgent,
+  startUnderTest,
   waitFor,
   waitForStatus,
 } from "./helpers.ts";
@@ -43,7 +43,7 @@ type Echo = {
 
 /** A gateway with an external provider `code` and its connection block. */
 async function gatewayWithExternal(space: Space, code = "far") {
-  const gw = await startInProcess(space);
+  const gw = await startUnderTest(space);
   const created = await createExternal(gw.url, { code, runtime: "external" });
   expect(created.status).toBe(201);
   return { gw, connection: created.body.connection };
@@ -81,7 +81,7 @@ describe("gateway agent", () => {
     expect(unknown.stderr).toContain('Unknown flag "--gatway" for gateway agent (did you mean --gateway?)');
 
     const space = makeSpace();
-    const gw = await startInProcess(space);
+    const gw = await startUnderTest(space);
     const refused = await runCli([
       "agent",
       "--gateway",

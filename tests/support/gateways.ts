@@ -56,6 +56,66 @@ export async function startInProcess(
   return { ...running, url: running.gateway.url, logs };
 }
 
+/** A gateway as the black-box tests see it: its URL, what it logged, and a way to stop it as SIGTERM does. */
+export interface BlackBoxGateway {
+  url: string;
+  /** Every log line the gateway wrote so far (JSON records). */
+  readonly logs: string[];
+  /** Stops it gracefully (its providers too) and waits until it has. */
+  shutdown(): Promise<unknown>;
+}
+
+/** The settings the black-box tests change, as `serve` flags. */
+type BlackBoxSettings = Partial<Pick<Config, "adminToken" | "host" | "maxBodySize" | "watch">>;
+
+function blackBoxArgs(space: Space, settings: BlackBoxSettings): string[] {
+  const config = testConfig(space, settings);
+  return [
+    ...serveArgs(space, "--host", config.host, "--log-format", "json", "--log-level", "debug"),
+    ...["--registry", config.registryFile, "--max-header-size", String(config.maxHeaderSize)],
+    ...["--header-timeout", `${config.headerTimeoutMs}ms`, "--idle-timeout", `${config.idleTimeoutMs}ms`],
+    ...(config.watch ? [] : ["--no-watch"]),
+    ...(config.adminToken ? ["--admin-token", config.adminToken] : []),
+    ...(config.maxBodySize === undefined ? [] : ["--max-body-size", String(config.maxBodySize)]),
+  ];
+}
+
+/**
+ * Starts the gateway under test for a black-box test, which talks to it only over HTTP, sockets
+ * and signals. `GATEWAY_UNDER_TEST` chooses it: unset, one in this process (fast); `deno`,
+ * `deno run main.ts` as a subprocess; `binary`, the compiled `./gateway`. `.ci/run` runs these
+ * tests the first way and the second.
+ */
+export async function startUnderTest(
+  space: Space,
+  settings: BlackBoxSettings = {},
+): Promise<BlackBoxGateway> {
+  const under = process.env.GATEWAY_UNDER_TEST;
+  if (!under) return startInProcess(space, settings);
+  if (under !== "deno" && under !== "binary")
+    throw new Error(`GATEWAY_UNDER_TEST=${under}: use deno or binary, or leave it unset`);
+  const cmd = under === "deno" ? DENO_GATEWAY : [join(REPO_ROOT, "gateway")];
+  const gw = await spawnGateway(blackBoxArgs(space, settings), { cmd, urlFrom: "json" });
+  return {
+    url: gw.url,
+    get logs() {
+      return `${gw.stdout()}${gw.stderr()}`.split("\n").filter((line) => line.startsWith("{"));
+    },
+    async shutdown() {
+      gw.proc.kill("SIGTERM");
+      return gw.exited;
+    },
+  };
+}
+
+/** Starts the gateway under test with an extra echo provider, "sibling", and waits until it is ready. */
+export async function startUnderTestWithSibling(space: Space): Promise<BlackBoxGateway> {
+  addEchoProvider(space, "sibling");
+  const gw = await startUnderTest(space);
+  await waitForStatus(gw.url, "sibling", "ready");
+  return gw;
+}
+
 /** Starts a gateway in this process with an extra echo provider, "sibling", and waits until it is ready. */
 export async function startWithSibling(space: Space): Promise<TestGateway> {
   addEchoProvider(space, "sibling");
@@ -105,10 +165,15 @@ export const DENO_GATEWAY = [
 
 /**
  * The command that runs the gateway from source: under Bun, or under Deno with
- * `GATEWAY_UNDER_TEST=deno` (the one switch for running the black-box tests on Deno).
+ * `GATEWAY_UNDER_TEST=deno`, or the compiled binary with `GATEWAY_UNDER_TEST=binary` (the one switch
+ * for running the black-box tests another way; see {@link startUnderTest}).
  */
 export const SOURCE_GATEWAY =
-  process.env.GATEWAY_UNDER_TEST === "deno" ? DENO_GATEWAY : [BUN, join(REPO_ROOT, "main.ts")];
+  process.env.GATEWAY_UNDER_TEST === "deno"
+    ? DENO_GATEWAY
+    : process.env.GATEWAY_UNDER_TEST === "binary"
+      ? [join(REPO_ROOT, "gateway")]
+      : [BUN, join(REPO_ROOT, "main.ts")];
 
 /** The arguments of `serve` for a space, on port 0, then `more`. */
 export function serveArgs(space: Space, ...more: string[]): string[] {
