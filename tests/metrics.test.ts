@@ -129,7 +129,10 @@ describe("GET /metrics", () => {
     expect(value(families, "gateway_provider_up", { provider: "alpha" })).toBe(1);
     expect(value(families, "gateway_provider_ready", { provider: "alpha" })).toBe(1);
     expect(value(families, "gateway_open_connections")).toBeGreaterThanOrEqual(1);
-    expect(value(families, "gateway_build_info", { version: "0.0.0-test" })).toBe(1);
+    // One series, with the gateway's version (0.0.0-test in this process, package.json's when spawned).
+    const buildInfo = families.get("gateway_build_info")!.samples;
+    expect(buildInfo.map((s) => s.value)).toEqual([1]);
+    expect(buildInfo[0]!.labels.version).toMatch(/^\d+\.\d+\.\d+/);
     expect(value(families, "gateway_process_resident_memory_bytes")).toBeGreaterThan(1e6);
     expect(
       value(families, "gateway_process_cpu_seconds", {}, "gateway_process_cpu_seconds_total"),

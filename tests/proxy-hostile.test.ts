@@ -230,6 +230,12 @@ describe("hostile request-targets", () => {
         outcome: expect.stringMatching(/^refused:/),
       });
     }
+    // Nor rides along to a provider: a Host that is not host[:port] is a 400 (RFC 9112 §3.2).
+    const proxied = await wireExchange(
+      gw.url,
+      "GET /api/v1/a/x HTTP/1.1\r\nHost: gateway.test/api/v1/ab\r\nX-Row: host-proxied\r\nConnection: close\r\n\r\n",
+    );
+    expect(outcomeOf(proxied)).toBe("refused:400");
     const seen = (await seenByAll()).filter((s) => s.row?.startsWith("host-"));
     expect(seen).toEqual([]);
   });

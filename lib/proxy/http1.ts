@@ -197,6 +197,14 @@ function framing(headers: HeaderField[], isRequest: boolean): Framing {
   return { contentLength, chunked, connectionTokens };
 }
 
+/**
+ * A Host value: a registered name or IPv4 address, or a bracketed IPv6 literal, then an optional
+ * port (RFC 9110 §7.2, RFC 3986 §3.2.2). Anything else is a 400 (RFC 9112 §3.2): a `/`, `?`, `#`
+ * or `@` in it could make a server that builds its URL from Host route by other than the
+ * request-target (Deno.serve does, behind the front).
+ */
+const HOST_VALUE = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~!$&'()*+,;=%-]*)(?::[0-9]*)?$/;
+
 /** Parses a request head (`buf[0, end)`, `end` from {@link findHeadEnd}). Throws {@link HttpParseError}. */
 export function parseRequestHead(buf: Buffer, end: number): RequestHead {
   const text = buf.toString("latin1", 0, end - 4);
@@ -219,6 +227,8 @@ export function parseRequestHead(buf: Buffer, end: number): RequestHead {
     } else if (name === "upgrade") upgrade = value;
   }
   if (minor === 1 && host === null) throw new HttpParseError(400, "HTTP/1.1 request without Host header");
+  if (host !== null && !HOST_VALUE.test(host))
+    throw new HttpParseError(400, `Host header is not a host[:port]: ${JSON.stringify(host.slice(0, 80))}`);
   const keepAlive = persistsWith(minor, frame.connectionTokens);
   return {
     method: match[1]!,
@@ -332,7 +342,11 @@ export function scanRequestHead(buf: Buffer, end: number): RequestHead {
   });
   if (lines === FALLBACK) return parseRequestHead(buf, end);
   // Every refusal (both framings, chunked in HTTP/1.0, no Host) is parseRequestHead's to make.
-  if ((chunked && (contentLength !== null || minor === 0)) || (minor === 1 && host === null)) {
+  if (
+    (chunked && (contentLength !== null || minor === 0)) ||
+    (minor === 1 && host === null) ||
+    (host !== null && !HOST_VALUE.test(host))
+  ) {
     return parseRequestHead(buf, end);
   }
   return {
