@@ -5,6 +5,8 @@
  * text, text as text, images and audio as such, other binary as a note; a body over the budget is
  * cut at a structure boundary, with a link to the whole of it as a resource.
  */
+// Deno takes the types from here: the SDK's "./*" export maps them to "*.js.d.ts", which only tsc fixes up.
+// @ts-types="../../node_modules/@modelcontextprotocol/sdk/dist/esm/types.d.ts"
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import type { OperationTool } from "./catalogue.ts";
 

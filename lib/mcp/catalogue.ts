@@ -9,6 +9,8 @@
  * be expressed is left out, and said so (`skipped`).
  */
 import { createHash } from "node:crypto";
+// Deno takes the types from here: the SDK's "./*" export maps them to "*.js.d.ts", which only tsc fixes up.
+// @ts-types="../../node_modules/@modelcontextprotocol/sdk/dist/esm/types.d.ts"
 import { ToolSchema } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
 import { type ArgumentPlace, operationInput } from "./schema.ts";

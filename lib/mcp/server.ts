@@ -6,7 +6,9 @@
  * shared by every session's server (stdio has one; `/mcp` one per session); everything goes
  * through the gateway's own HTTP listener, so tool calls follow the proxy's and admin API's rules.
  */
-import { Server } from "@modelcontextprotocol/sdk/server/index.js";
+import { Server } from "@modelcontextprotocol/sdk/server";
+// Deno takes the types from here: the SDK's "./*" export maps them to "*.js.d.ts", which only tsc fixes up.
+// @ts-types="../../node_modules/@modelcontextprotocol/sdk/dist/esm/types.d.ts"
 import {
   CallToolRequestSchema,
   type CallToolResult,
