@@ -5,8 +5,9 @@
  */
 import { join } from "node:path";
 import { runtime } from "../../lib/runtime/index.ts";
+import { SOURCE_GATEWAY } from "./gateways.ts";
 import { MARKER_VAR } from "./procs.ts";
-import { BUN, FIXTURES, onCleanup, REPO_ROOT, type Space } from "./sandbox.ts";
+import { BUN, FIXTURES, onCleanup, type Space } from "./sandbox.ts";
 import { waitFor } from "./wait.ts";
 
 export interface Agent {
@@ -129,7 +130,8 @@ export function startTunnelAgent(
   if (words[0] !== "gateway" || words[1] !== "agent")
     throw new Error(`Not an agent command: ${agentCommand}`);
   const proc = Bun.spawn(
-    [BUN, join(REPO_ROOT, "main.ts"), ...words.slice(1), "--log-level", options.logLevel ?? "debug"],
+    // The gateway under test's own runtime (GATEWAY_UNDER_TEST): under Deno, the agent runs on Deno too.
+    [...SOURCE_GATEWAY, ...words.slice(1), "--log-level", options.logLevel ?? "debug"],
     {
       env: { ...process.env, [MARKER_VAR]: space.marker },
       stdin: "ignore",
