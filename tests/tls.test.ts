@@ -11,6 +11,7 @@ import { connect } from "node:tls";
 import {
   addEchoProvider,
   cleanup,
+  DENO_GATEWAY,
   makeSpace,
   runCli,
   type Space,
@@ -69,7 +70,7 @@ function servedSerial(url: string): Promise<string> {
   });
 }
 
-async function gatewayWithTls(space: Space) {
+async function gatewayWithTls(space: Space, cmd?: string[]) {
   const first = makeCertificate(space.root, "first");
   // Fixed names the operator's tooling would renew in place.
   const cert = join(space.root, "tls.crt");
@@ -77,7 +78,7 @@ async function gatewayWithTls(space: Space) {
   writeFileSync(cert, readFileSync(first.cert));
   writeFileSync(key, readFileSync(first.key));
   addEchoProvider(space, "echo");
-  const gw = await spawnGateway([...serveArgs(space), "--tls-cert", cert, "--tls-key", key]);
+  const gw = await spawnGateway([...serveArgs(space), "--tls-cert", cert, "--tls-key", key], { cmd });
   return { gw, cert, key, first };
 }
 
@@ -134,6 +135,23 @@ describe("TLS on the listener", () => {
       "the third certificate to be served",
       async () => (await servedSerial(gw.url)) === third.serial,
     );
+  });
+
+  test("under Deno without --unstable-net, HTTPS is served and a reload says why the old certificate stays", async () => {
+    const space = makeSpace();
+    const withoutFlag = DENO_GATEWAY.filter((arg) => arg !== "--unstable-net");
+    const { gw, cert, key, first } = await gatewayWithTls(space, withoutFlag);
+    expect(await servedSerial(gw.url)).toBe(first.serial);
+    const second = makeCertificate(space.root, "second");
+    writeFileSync(key, readFileSync(second.key));
+    writeFileSync(cert, readFileSync(second.cert));
+    gw.proc.kill("SIGHUP");
+    await waitFor("the refusal to be logged", () => gw.stderr().includes("run deno with --unstable-net"));
+    expect(gw.stderr()).toContain("Keeping the TLS certificate in use");
+    expect(await servedSerial(gw.url)).toBe(first.serial);
+    const ca = readFileSync(first.cert, "utf8");
+    const through = await fetch(`${gw.url}/api/v1/echo/x`, { tls: { ca } } as RequestInit);
+    expect(through.status).toBe(200);
   });
 
   test("binding beyond loopback without TLS is warned about; --tls-cert without --tls-key is a usage error", async () => {

@@ -223,34 +223,33 @@ function isQuietEnd(error: Error): boolean {
 
 function listenerFor(
   Deno: DenoNet,
-  hostname: string,
-  port: number,
-  tls: TlsFiles | undefined,
-  replacing: boolean,
+  options: { hostname: string; port: number; tls?: TlsFiles; replacing: boolean; reusePort: boolean },
 ): DenoListener {
+  const { hostname, port, tls } = options;
   if (!tls) return Deno.listen({ hostname, port });
-  if (port !== 0 && !replacing) {
-    // A TLS listener shares its port (SO_REUSEPORT), so a new certificate can be put in place by
-    // opening a second one before closing the first. First prove the port free: another program
-    // on it must be an error, not a silent share of its connections.
-    Deno.listen({ hostname, port }).close();
-  }
-  try {
-    return Deno.listenTls({ hostname, port, cert: tls.cert, key: tls.key, reusePort: true });
-  } catch (error) {
-    if (!/--unstable-net/.test((error as Error).message)) throw error;
-    // SO_REUSEPORT on Deno needs --unstable-net: without it, TLS is served, but a new certificate
-    // cannot be taken while the gateway runs.
-    if (replacing)
+  if (!options.reusePort) {
+    // SO_REUSEPORT on Deno needs --unstable-net (without it, asking for it ends the process):
+    // TLS is served, but a new certificate cannot be taken while the gateway runs.
+    if (options.replacing)
       throw new Error(
         "under Deno, taking a new certificate while running needs SO_REUSEPORT: run deno with --unstable-net",
       );
     return Deno.listenTls({ hostname, port, cert: tls.cert, key: tls.key });
   }
+  if (port !== 0 && !options.replacing) {
+    // A TLS listener shares its port (SO_REUSEPORT), so a new certificate can be put in place by
+    // opening a second one before closing the first. First prove the port free: another program
+    // on it must be an error, not a silent share of its connections.
+    Deno.listen({ hostname, port }).close();
+  }
+  return Deno.listenTls({ hostname, port, cert: tls.cert, key: tls.key, reusePort: true });
 }
 
-/** RawSockets on Deno's network API. */
-export function denoRawSockets(Deno: DenoNet): RawSockets {
+/**
+ * RawSockets on Deno's network API. `reusePort`: SO_REUSEPORT may be asked for (Deno runs with
+ * --unstable-net), which taking a new TLS certificate while running needs.
+ */
+export function denoRawSockets(Deno: DenoNet, reusePort: () => boolean): RawSockets {
   return {
     listen<T>(options: {
       hostname: string;
@@ -260,13 +259,13 @@ export function denoRawSockets(Deno: DenoNet): RawSockets {
       tls?: TlsFiles;
       replacing?: boolean;
     }): RawListener {
-      const listener = listenerFor(
-        Deno,
-        options.hostname,
-        options.port,
-        options.tls,
-        options.replacing === true,
-      );
+      const listener = listenerFor(Deno, {
+        hostname: options.hostname,
+        port: options.port,
+        tls: options.tls,
+        replacing: options.replacing === true,
+        reusePort: reusePort(),
+      });
       let stopped = false;
       void (async () => {
         while (!stopped) {

@@ -1,4 +1,4 @@
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type DenoNet, denoRawSockets } from "./deno-sockets.ts";
@@ -98,10 +98,31 @@ function runsToSuccess(cmd: string[]): boolean {
   }
 }
 
+/**
+ * Whether Deno runs with --unstable-net (SO_REUSEPORT for a second TLS listener). Deno has no API
+ * that says, and asking for an unstable option without the flag ends the process, so the flag is
+ * looked for on Deno's own command line (Linux; elsewhere, as if absent).
+ */
+let unstableNetSeen: boolean | undefined;
+function unstableNet(): boolean {
+  if (unstableNetSeen === undefined) {
+    try {
+      const words = readFileSync("/proc/self/cmdline", "utf8").split("\0");
+      // Deno's own flags come before the script; the gateway's after it are not Deno's.
+      const script = words.findIndex((word) => word.endsWith(".ts") || word.endsWith(".js"));
+      const own = script === -1 ? words : words.slice(0, script);
+      unstableNetSeen = own.includes("--unstable-net") || own.includes("--unstable");
+    } catch {
+      unstableNetSeen = false;
+    }
+  }
+  return unstableNetSeen;
+}
+
 /** Runtime adapter for running `main.ts` under Deno. */
 export const denoAdapter: RuntimeAdapter = {
   name: "deno",
-  raw: denoRawSockets(Deno as unknown as DenoNet),
+  raw: denoRawSockets(Deno as unknown as DenoNet, unstableNet),
 
   spawn(options: SpawnOptions): ChildProcess {
     const prefix = options.diesWithParent ? [] : parentDeathPrefix(runsToSuccess);
