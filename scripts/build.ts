@@ -27,7 +27,8 @@ export const BUILD_FLAGS = [
 /** Builds the gateway into `outfile`; throws with Bun's output on failure. */
 export async function buildGateway(outfile: string, bun = process.execPath): Promise<void> {
   const build = Bun.spawn({
-    cmd: [bun, "build", ...BUILD_FLAGS, "main.ts", "--outfile", outfile],
+    // The spec worker is a second entry point: a compiled executable only holds the workers named here.
+    cmd: [bun, "build", ...BUILD_FLAGS, "main.ts", "lib/openapi/spec-worker.ts", "--outfile", outfile],
     cwd: REPO,
     stdout: "pipe",
     stderr: "pipe",

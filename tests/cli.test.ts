@@ -297,7 +297,8 @@ describe("compiled binary", () => {
     const space = makeSpace();
     const gw = await spawnGateway(
       ["--providers-dir", examples, "--registry", join(space.root, "registry.yaml"), "--port", "0"],
-      { cmd: [binary], env: { GW_TEST_MARKER: space.marker } },
+      // Away from the sources: what it runs (the spec worker too) must come from the executable.
+      { cmd: [binary], env: { GW_TEST_MARKER: space.marker }, cwd: space.root },
     );
     await waitFor("/readyz to answer 200", async () => (await request(`${gw.url}/readyz`)).status === 200, {
       timeoutMs: 30_000,
@@ -318,6 +319,17 @@ describe("compiled binary", () => {
     const hello = await request(`${gw.url}/api/v1/hello-core/hello`);
     expect(hello.status).toBe(200);
     expect(hello.text.toLowerCase()).toContain("hello");
+    // Both kinds of spec, loaded on the executable's spec worker thread: widgets' spec file and
+    // hello-core's GET /openapi.json.
+    await waitFor("both specs in /openapi.json", async () => {
+      const doc = await request<{ paths: Record<string, unknown> }>(`${gw.url}/openapi.json`);
+      const paths = Object.keys(doc.body.paths ?? {});
+      return (
+        paths.some((path) => path.startsWith("/api/v1/widgets/")) &&
+        paths.some((path) => path.startsWith("/api/v1/hello-core/"))
+      );
+    });
+    expect(gw.stderr() + gw.stdout()).not.toContain("spec worker thread failed");
 
     gw.proc.kill("SIGTERM");
     expect(await exitCode(gw)).toBe(0);

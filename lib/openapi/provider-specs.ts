@@ -7,13 +7,8 @@
 import type { ProviderEntry } from "../gateway.ts";
 import type { Logger } from "../logger.ts";
 import type { LoadedSpec } from "./spec.ts";
+import { SpecThread } from "./spec-thread.ts";
 import { watchFiles } from "./watch.ts";
-
-/**
- * Spec loading (fetch, YAML, bundling, validation) is loaded on first use, after the providers
- * have been started: none of it is needed to start them.
- */
-const loadSpecModule = () => import("./spec.ts");
 
 /** The longest a ready provider's `/openapi.json` waits for other providers to finish starting. */
 const SPEC_FETCH_MAX_DELAY_MS = 1000;
@@ -55,8 +50,12 @@ export class ProviderSpecs {
   #held = true;
   #draining = false;
 
+  /** Spec loading (fetch, YAML, bundling, validation) runs on a worker thread, started on first use. */
+  readonly #thread: SpecThread;
+
   constructor(host: SpecHost) {
     this.#host = host;
+    this.#thread = new SpecThread(host.log);
   }
 
   /** Loads the manifest's `spec` file; with watching on, again on every change to it or what it refers to. */
@@ -128,8 +127,7 @@ export class ProviderSpecs {
   async #loadFile(entry: ProviderEntry): Promise<void> {
     const { manifest } = entry.discovered;
     const generation = ++entry.specGeneration;
-    const { loadSpecFile } = await loadSpecModule();
-    const loaded = await loadSpecFile(manifest.spec as string, entry.discovered.dir);
+    const loaded = await this.#thread.loadFile(manifest.spec as string, entry.discovered.dir);
     if (generation !== entry.specGeneration) return;
     const reload = entry.openapi !== undefined;
     this.#apply(entry, loaded);
@@ -174,6 +172,7 @@ export class ProviderSpecs {
     clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#toFetch.clear();
+    this.#thread.stop();
   }
 
   #fetchWaiting(): void {
@@ -195,8 +194,15 @@ export class ProviderSpecs {
     const base = entry && this.#host.specBase(entry);
     if (!entry || entry.discovered.manifest.spec !== undefined || !base) return;
     const generation = ++entry.specGeneration;
-    const { loadUpstreamSpec } = await loadSpecModule();
-    const loaded = await loadUpstreamSpec(base);
+    let loaded: LoadedSpec;
+    try {
+      loaded = await this.#thread.loadUpstream(base);
+    } catch (error) {
+      this.#host.log.error(`Loading the spec of provider "${code}" failed: ${(error as Error).message}`, {
+        provider: code,
+      });
+      return;
+    }
     if (generation !== entry.specGeneration || this.#host.current(code) !== entry) return;
     // A provider that answers no spec now keeps the one it served before (its paths stay listed).
     if (!loaded.document && loaded.errors.length === 0 && entry.openapi?.document) return;

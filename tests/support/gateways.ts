@@ -180,11 +180,14 @@ export function serveArgs(space: Space, ...more: string[]): string[] {
   return ["--providers-dir", space.providersDir, "--port", "0", ...more];
 }
 
-/** Runs `cmd` then `args` from the repository root, stdout and stderr piped. */
-function spawnCommand(args: string[], options: { cmd?: string[]; env?: Record<string, string> }) {
+/** Runs `cmd` then `args` from the repository root (or `cwd`), stdout and stderr piped. */
+function spawnCommand(
+  args: string[],
+  options: { cmd?: string[]; env?: Record<string, string>; cwd?: string },
+) {
   return Bun.spawn({
     cmd: [...(options.cmd ?? SOURCE_GATEWAY), ...args],
-    cwd: REPO_ROOT,
+    cwd: options.cwd ?? REPO_ROOT,
     env: { ...process.env, ...options.env },
     stdin: "ignore",
     stdout: "pipe",
@@ -200,7 +203,7 @@ function spawnCommand(args: string[], options: { cmd?: string[]; env?: Record<st
  */
 export async function spawnGateway(
   args: string[],
-  options: { cmd?: string[]; env?: Record<string, string>; urlFrom?: "line" | "json" } = {},
+  options: { cmd?: string[]; env?: Record<string, string>; urlFrom?: "line" | "json"; cwd?: string } = {},
 ): Promise<GatewayProcess> {
   const proc = spawnCommand(args, options);
   onCleanup(async () => {
