@@ -10,7 +10,7 @@ import type { LoadedSpec } from "./spec.ts";
 import type { SpecJob } from "./spec-worker.ts";
 
 /** A worker with nothing to load ends after this long (a reload starts a new one). */
-const IDLE_MS = 2000;
+const IDLE_MS = 500;
 
 type Job = { kind: "file"; spec: string; dir: string } | { kind: "upstream"; base: string };
 
