@@ -213,6 +213,30 @@ describe("gateway agent", () => {
     expect(total).toBe(64 * 1024 * 1024);
   });
 
+  test("a body that ends with the upstream's close arrives whole through the tunnel, read slowly or not", async () => {
+    const space = makeSpace();
+    const upstream = await startAgent(space, { name: "far", fixture: "wire.ts" });
+    const { gw, connection } = await gatewayWithExternal(space);
+    startTunnelAgent(space, connection.agent_command, upstream.url, { logLevel: "info" });
+    await waitForStatus(gw.url, "far", "ready");
+    const size = 8 * 1024 * 1024;
+    for (const slow of [true, false]) {
+      const response = await fetch(`${gw.url}/api/v1/far/bytes?n=${size}&close=1`);
+      expect(response.status).toBe(200);
+      expect(response.headers.get("content-length")).toBeNull();
+      const reader = response.body!.getReader();
+      let got = 0;
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        got += value.byteLength;
+        // A slow reader: the upstream is done and gone while the agent still holds bytes for it.
+        if (slow) await Bun.sleep(2);
+      }
+      expect({ slow, got }).toEqual({ slow, got: size });
+    }
+  });
+
   test("the tunnel dropped mid-request: that request gets 502, new ones 503 until the agent is back", async () => {
     const space = makeSpace();
     const upstream = await startAgent(space, { name: "far" });

@@ -71,6 +71,8 @@ interface Side {
   other: Side | null;
   pipe: Pipe;
   name: "gateway" | "upstream";
+  /** The pipe is closed: this side ends once its queue is written out. */
+  ending?: boolean;
 }
 
 interface Pipe {
@@ -437,6 +439,11 @@ export class TunnelAgent {
       }
       side.queue.shift();
     }
+    if (side.ending) {
+      side.socket = null;
+      socket.end();
+      return;
+    }
     side.other?.socket?.resume();
   }
 
@@ -463,12 +470,12 @@ export class TunnelAgent {
     pipe.closed = true;
     this.#pipes.delete(pipe);
     for (const side of [pipe.gateway, pipe.upstream]) {
-      const socket = side.socket;
-      side.socket = null;
-      if (!socket) continue;
-      // What is still queued for it goes first (a response the upstream ended with its close).
-      for (const chunk of side.queue.splice(0)) socket.write(chunk);
-      socket.end();
+      if (!side.socket) continue;
+      // What is still queued for it goes first (a response the upstream ended with its close),
+      // on drain if the socket cannot take it all now: it ends only after, so a close-delimited
+      // body is never cut short and passed off as whole.
+      side.ending = true;
+      this.#flush(side);
     }
   }
 

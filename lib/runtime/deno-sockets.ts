@@ -28,6 +28,8 @@ interface DenoConn {
   read(buffer: Uint8Array): Promise<number | null>;
   write(data: Uint8Array): Promise<number>;
   close(): void;
+  /** Sends the FIN (shutdown(2) SHUT_WR); reading goes on. */
+  closeWrite?(): Promise<void>;
   setNoDelay?(noDelay?: boolean): void;
   handshake?(): Promise<unknown>;
 }
@@ -59,6 +61,13 @@ export interface DenoNet {
 const WRITE_HIGH_WATER = 256 * 1024;
 /** Each connection reads into a buffer of its own this large (an idle client holds one). */
 const READ_BUFFER = 16 * 1024;
+/**
+ * After `end()` this side's FIN goes out once the queue is written; the socket then reads (and
+ * drops) until the peer's own FIN, so a close never meets unread bytes, which would make the
+ * kernel send a reset that can destroy the response just written (the over-capacity 503, a 413
+ * during an upload). Past this long it is closed all the same (nginx's lingering_timeout is 5 s).
+ */
+const LINGER_MS = 5000;
 
 const utf8 = new TextEncoder();
 
@@ -73,6 +82,9 @@ class DenoSocket<T> implements RawSocket<T> {
   #refused = false;
   #paused = false;
   #wake: (() => void) | null = null;
+  /** The peer's FIN has come. */
+  #readEnded = false;
+  #linger: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     public data: T,
@@ -87,10 +99,10 @@ class DenoSocket<T> implements RawSocket<T> {
     try {
       conn.setNoDelay?.(true);
     } catch {
-      // Unix sockets and TLS connections take no such option.
+      // Unix sockets take no such option.
     }
-    this.handlers.open?.(this);
-    if (this.#state === "open") void this.#readLoop(conn);
+    if (this.handlers.open) this.#call(() => this.handlers.open!(this));
+    if (!this.#isClosed()) this.#readLoop(conn).catch((error: Error) => this.#close(error));
   }
 
   write(data: Uint8Array | string): number {
@@ -103,14 +115,16 @@ class DenoSocket<T> implements RawSocket<T> {
     if (bytes.length === 0) return 0;
     this.#queue.push(bytes);
     this.#queued += bytes.length;
-    if (!this.#writing) void this.#writeLoop();
+    if (!this.#writing) this.#writeLoop().catch((error: Error) => this.#close(error));
     return data.length;
   }
 
   end(): void {
     if (this.#state !== "open") return;
     this.#state = "ending";
-    if (!this.#writing) this.#close();
+    this.#linger = setTimeout(() => this.#close(), LINGER_MS);
+    (this.#linger as { unref?: () => void }).unref?.();
+    if (!this.#writing) this.#finishWriting();
   }
 
   terminate(): void {
@@ -133,6 +147,19 @@ class DenoSocket<T> implements RawSocket<T> {
     return this.#state === "closed";
   }
 
+  /**
+   * Runs a handler. One that throws closes this socket with its error (and says so on stderr)
+   * instead of ending a read loop silently or, as an unhandled rejection, the Deno process.
+   */
+  #call(handler: () => void): void {
+    try {
+      handler();
+    } catch (error) {
+      console.error("A socket handler threw; the connection is closed:", error);
+      this.#close(error as Error);
+    }
+  }
+
   async #readLoop(conn: DenoConn): Promise<void> {
     const buffer = new Uint8Array(READ_BUFFER);
     for (;;) {
@@ -143,24 +170,22 @@ class DenoSocket<T> implements RawSocket<T> {
         this.#close(error as Error);
         return;
       }
-      if (this.#state === "closed") return;
-      if (this.#state === "ending") {
-        // Ended by this side: what still comes is not read, as once Bun has closed the socket.
-        if (count === null) return;
-        continue;
-      }
+      if (this.#isClosed()) return;
       if (count === null) {
-        // The peer is done sending. As on Bun (no half-open sockets), the socket ends: what was
-        // already written goes out first.
-        this.end();
+        this.#readEnded = true;
+        // The peer is done sending. As on Bun (no half-open sockets), this side ends too: what
+        // was already written goes out first. Once ending, its FIN was the wait's end.
+        if (this.#state === "open") this.end();
+        else if (!this.#writing) this.#close();
         return;
       }
+      // Ending: what still comes is read and dropped, as after Bun's end().
+      if (this.#state !== "open") continue;
       const chunk = Buffer.from(buffer.subarray(0, count));
       // Paused while that read was out: the bytes wait for `resume`, as unread ones would.
       while (this.#paused && !this.#isClosed()) await new Promise<void>((wake) => (this.#wake = wake));
-      if (this.#isClosed()) return;
-      this.handlers.data(this, chunk);
-      if (this.#isClosed()) return;
+      if (this.#state !== "open") continue;
+      this.#call(() => this.handlers.data(this, chunk));
     }
   }
 
@@ -174,7 +199,7 @@ class DenoSocket<T> implements RawSocket<T> {
         let offset = 0;
         while (offset < batch.length) offset += await conn.write(batch.subarray(offset));
         this.#queued -= batch.length;
-        if (this.#state === "closed") return;
+        if (this.#isClosed()) return;
       }
     } catch (error) {
       this.#close(error as Error);
@@ -183,13 +208,27 @@ class DenoSocket<T> implements RawSocket<T> {
       this.#writing = false;
     }
     if (this.#state === "ending") {
-      this.#close();
+      this.#finishWriting();
       return;
     }
     if (this.#refused && this.#state === "open") {
       this.#refused = false;
-      this.handlers.drain(this);
+      this.#call(() => this.handlers.drain(this));
     }
+  }
+
+  /** Everything is written: the FIN goes out, and the socket closes at the peer's own (or LINGER_MS). */
+  #finishWriting(): void {
+    if (this.#readEnded) {
+      this.#close();
+      return;
+    }
+    const conn = this.#conn!;
+    if (!conn.closeWrite) {
+      this.#close();
+      return;
+    }
+    conn.closeWrite().catch(() => this.#close());
   }
 
   #close(error?: Error): void {
@@ -197,19 +236,26 @@ class DenoSocket<T> implements RawSocket<T> {
     const wasConnected = this.#conn !== null;
     this.#state = "closed";
     this.#queue = [];
+    clearTimeout(this.#linger);
     try {
       this.#conn?.close();
     } catch {
       // Already closed by the other side's error.
     }
     this.resume();
-    if (wasConnected) this.handlers.close(this, error && !isQuietEnd(error) ? error : undefined);
+    if (!wasConnected) return;
+    const reported = error && !isQuietEnd(error) ? error : undefined;
+    try {
+      this.handlers.close(this, reported);
+    } catch (thrown) {
+      console.error("A socket close handler threw:", thrown);
+    }
   }
 
   /** A connection that never opened. */
   failConnect(error: Error): void {
     this.#state = "closed";
-    this.handlers.connectError?.(this, error);
+    if (this.handlers.connectError) this.#call(() => this.handlers.connectError!(this, error));
   }
 }
 
@@ -267,7 +313,7 @@ export function denoRawSockets(Deno: DenoNet, reusePort: () => boolean): RawSock
         reusePort: reusePort(),
       });
       let stopped = false;
-      void (async () => {
+      (async () => {
         while (!stopped) {
           let conn: DenoConn;
           try {
@@ -278,9 +324,15 @@ export function denoRawSockets(Deno: DenoNet, reusePort: () => boolean): RawSock
             await new Promise((resolve) => setTimeout(resolve, 10));
             continue;
           }
-          new DenoSocket(options.data(), options.handlers).attach(conn);
+          try {
+            new DenoSocket(options.data(), options.handlers).attach(conn);
+          } catch (error) {
+            // options.data() threw: this connection is lost, the listener goes on.
+            console.error("Accepting a connection failed:", error);
+            conn.close();
+          }
         }
-      })();
+      })().catch((error) => console.error("The accept loop ended:", error));
       return {
         hostname: listener.addr.hostname,
         port: listener.addr.port,
@@ -293,7 +345,7 @@ export function denoRawSockets(Deno: DenoNet, reusePort: () => boolean): RawSock
 
     connect<T>(address: RawAddress, handlers: RawHandlers<T>, data: T): void {
       const socket = new DenoSocket(data, handlers);
-      void (async () => {
+      (async () => {
         let conn: DenoConn;
         try {
           conn = await Deno.connect(
@@ -308,6 +360,9 @@ export function denoRawSockets(Deno: DenoNet, reusePort: () => boolean): RawSock
         if (!("unix" in address) && address.tls) {
           const serverName = address.tls.serverName;
           try {
+            // Set on the TCP socket: a TLS connection has no setNoDelay of its own, and the option
+            // stays with the socket.
+            conn.setNoDelay?.(true);
             conn = await Deno.startTls(conn, { hostname: serverName });
             await conn.handshake?.();
           } catch (error) {
@@ -323,7 +378,7 @@ export function denoRawSockets(Deno: DenoNet, reusePort: () => boolean): RawSock
           }
         }
         socket.attach(conn);
-      })();
+      })().catch((error) => console.error("Opening a connection failed:", error));
     },
 
     collectGarbage() {
