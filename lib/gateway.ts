@@ -416,7 +416,7 @@ export class Gateway {
         supervisor.disable("unknown runtime", message);
       }
     }
-    // Reading and validating are synchronous under the promise: the spec is in place before any I/O runs.
+    // Queued: spec files load on the spec worker once the listener is open (ProviderSpecs.release).
     if (manifest.spec) void this.#specs.loadFile(entry);
     return entry;
   }
