@@ -49,6 +49,15 @@ async function gatewayWithExternal(space: Space, code = "far") {
   return { gw, connection: created.body.connection };
 }
 
+/** A provider `far` (an agent-side upstream running `fixture`) served through a running dial-out agent. */
+async function throughTunnel(space: Space, fixture?: string) {
+  const upstream = await startAgent(space, { name: "far", ...(fixture ? { fixture } : {}) });
+  const { gw, connection } = await gatewayWithExternal(space);
+  const agent = startTunnelAgent(space, connection.agent_command, upstream.url, { logLevel: "info" });
+  await waitForStatus(gw.url, "far", "ready");
+  return { gw, agent, upstream };
+}
+
 /** Raw bytes to a socket, and what came back until it closed (or `untilMs`). */
 function exchange(port: number, bytes: string, untilMs = 3000): Promise<string> {
   return new Promise((resolve) => {
@@ -128,10 +137,7 @@ describe("gateway agent", () => {
 
   test("200 concurrent requests with 64 KiB bodies each way all arrive whole", async () => {
     const space = makeSpace();
-    const upstream = await startAgent(space, { name: "far" });
-    const { gw, connection } = await gatewayWithExternal(space);
-    startTunnelAgent(space, connection.agent_command, upstream.url, { logLevel: "info" });
-    await waitForStatus(gw.url, "far", "ready");
+    const { gw } = await throughTunnel(space);
     const results = await Promise.all(
       Array.from({ length: 200 }, async (_, i) => {
         const body = `${String(i).padStart(4, "0")}${"x".repeat(64 * 1024 - 4)}`;
@@ -145,10 +151,7 @@ describe("gateway agent", () => {
 
   test("through the tunnel an SSE stream stays open, a WebSocket works end to end, and a client that goes away cancels its request", async () => {
     const space = makeSpace();
-    const upstream = await startAgent(space, { name: "far", fixture: "lab.ts" });
-    const { gw, connection } = await gatewayWithExternal(space);
-    startTunnelAgent(space, connection.agent_command, upstream.url, { logLevel: "info" });
-    await waitForStatus(gw.url, "far", "ready");
+    const { gw, upstream } = await throughTunnel(space, "lab.ts");
 
     // SSE: the first event at once, the next ones as the provider sends them, seconds apart.
     const controller = new AbortController();
@@ -190,10 +193,7 @@ describe("gateway agent", () => {
 
   test("a slow reader of a large download does not hold up other requests through the same tunnel", async () => {
     const space = makeSpace();
-    const upstream = await startAgent(space, { name: "far", fixture: "wire.ts" });
-    const { gw, connection } = await gatewayWithExternal(space);
-    startTunnelAgent(space, connection.agent_command, upstream.url, { logLevel: "info" });
-    await waitForStatus(gw.url, "far", "ready");
+    const { gw } = await throughTunnel(space, "wire.ts");
     // 64 MiB asked for, read a little, then left unread: backpressure holds it in the pipes.
     const big = await fetch(`${gw.url}/api/v1/far/bytes?n=${64 * 1024 * 1024}`);
     const reader = big.body!.getReader();
@@ -215,10 +215,7 @@ describe("gateway agent", () => {
 
   test("a body that ends with the upstream's close arrives whole through the tunnel, read slowly or not", async () => {
     const space = makeSpace();
-    const upstream = await startAgent(space, { name: "far", fixture: "wire.ts" });
-    const { gw, connection } = await gatewayWithExternal(space);
-    startTunnelAgent(space, connection.agent_command, upstream.url, { logLevel: "info" });
-    await waitForStatus(gw.url, "far", "ready");
+    const { gw } = await throughTunnel(space, "wire.ts");
     const size = 8 * 1024 * 1024;
     for (const slow of [true, false]) {
       const response = await fetch(`${gw.url}/api/v1/far/bytes?n=${size}&close=1`);
@@ -263,10 +260,7 @@ describe("gateway agent", () => {
 
   test("the tunnel dropped mid-stream: the download is cut short, never passed off as complete", async () => {
     const space = makeSpace();
-    const upstream = await startAgent(space, { name: "far", fixture: "wire.ts" });
-    const { gw, connection } = await gatewayWithExternal(space);
-    const agent = startTunnelAgent(space, connection.agent_command, upstream.url, { logLevel: "info" });
-    await waitForStatus(gw.url, "far", "ready");
+    const { gw, agent } = await throughTunnel(space, "wire.ts");
     const size = 256 * 1024 * 1024;
     const response = await fetch(`${gw.url}/api/v1/far/bytes?n=${size}`);
     expect(response.headers.get("content-length")).toBe(String(size));

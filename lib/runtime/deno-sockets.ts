@@ -12,15 +12,7 @@
  *   which it does when the queue is empty: the same backpressure as a full kernel buffer on Bun.
  */
 import { Buffer } from "node:buffer";
-import type {
-  HttpServer,
-  RawAddress,
-  RawHandlers,
-  RawListener,
-  RawSocket,
-  RawSockets,
-  TlsFiles,
-} from "./types.ts";
+import type { HttpServer, RawAddress, RawHandlers, RawSocket, RawSockets, TlsFiles } from "./types.ts";
 
 /** The slice of Deno's network API used here (typed here so `tsc` needs no Deno types). */
 interface DenoConn {
@@ -297,14 +289,7 @@ function listenerFor(
  */
 export function denoRawSockets(Deno: DenoNet, reusePort: () => boolean): RawSockets {
   return {
-    listen<T>(options: {
-      hostname: string;
-      port: number;
-      handlers: RawHandlers<T>;
-      data: () => T;
-      tls?: TlsFiles;
-      replacing?: boolean;
-    }): RawListener {
+    listen(options) {
       const listener = listenerFor(Deno, {
         hostname: options.hostname,
         port: options.port,
