@@ -204,6 +204,9 @@ export class ProviderSpecs {
       return;
     }
     if (generation !== entry.specGeneration || this.#host.current(code) !== entry) return;
+    // Stopped (or restarting) while it was asked: the answer, or the refused connection, is of a
+    // process that is gone; the next time it is ready it is asked again.
+    if (entry.supervisor.status !== "ready") return;
     // A provider that answers no spec now keeps the one it served before (its paths stay listed).
     if (!loaded.document && loaded.errors.length === 0 && entry.openapi?.document) return;
     this.#apply(entry, loaded);
