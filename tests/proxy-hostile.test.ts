@@ -10,7 +10,10 @@ import {
   addWireProvider,
   type BlackBoxGateway,
   cleanup,
+  DENO_GATEWAY,
   makeSpace,
+  serveArgs,
+  spawnGateway,
   startUnderTest,
   WireClient,
   type WireEcho,
@@ -238,6 +241,21 @@ describe("hostile request-targets", () => {
     expect(outcomeOf(proxied)).toBe("refused:400");
     const seen = (await seenByAll()).filter((s) => s.row?.startsWith("host-"));
     expect(seen).toEqual([]);
+  });
+
+  test("nor does it under Deno's fetch proxy (GATEWAY_PROXY_MODE=fetch), whose server builds its URL from Host", async () => {
+    const space = makeSpace();
+    addWireProvider(space, "a", { namespace: "/api/v1/a" });
+    const fetchMode = await spawnGateway(serveArgs(space), {
+      cmd: DENO_GATEWAY,
+      env: { GATEWAY_PROXY_MODE: "fetch" },
+    });
+    await waitForStatus(fetchMode.url, "a", "ready");
+    const response = await wireExchange(
+      fetchMode.url,
+      "GET /nothing HTTP/1.1\r\nHost: gateway.test/api/v1/a\r\nConnection: close\r\n\r\n",
+    );
+    expect(outcomeOf(response)).toBe("refused:400");
   });
 
   test("CONNECT opens no tunnel, to another host or to a provider", async () => {

@@ -6,9 +6,12 @@ import { Gateway } from "../gateway.ts";
 import { announceInstance } from "../instance.ts";
 import { Logger } from "../logger.ts";
 import { watchFiles } from "../openapi/watch.ts";
+import { answerResponse } from "../problem.ts";
 import { AccessLog } from "../proxy/access-log.ts";
+import { answers } from "../proxy/answers.ts";
 import { type Front, startFront } from "../proxy/front/index.ts";
 import { CLIENT_ADDRESS_HEADER } from "../proxy/headers.ts";
+import { isHostValue } from "../proxy/http1.ts";
 import type { HttpServer, RuntimeAdapter, TlsFiles } from "../runtime/index.ts";
 import { reapOrphans } from "../supervisor/ledger.ts";
 import { serveOutput } from "../supervisor/output.ts";
@@ -171,7 +174,14 @@ async function listen(
       port: config.port,
       tls,
       maxRequestBodySize: config.maxBodySize,
-      fetch: (request, context) => withApp(app, (loaded) => loaded.fetch(request, { context })),
+      fetch: (request, context) => {
+        // As the front refuses it: Deno.serve builds the URL from Host, so `Host: x/api/v1/a`
+        // would route by it rather than by the request-target.
+        const host = request.headers.get("host");
+        if (host !== null && !isHostValue(host))
+          return answerResponse(answers.badRequest("The Host header is not a host[:port]"));
+        return withApp(app, (loaded) => loaded.fetch(request, { context }));
+      },
     });
   }
   const socketDir = mkdtempSync(join(tmpdir(), "gateway-"));

@@ -49,6 +49,8 @@ export class ProviderSpecs {
   readonly #queue: Array<{ entry: ProviderEntry; done: () => void }> = [];
   #held = true;
   #draining = false;
+  /** The gateway is stopping: nothing more is loaded, and loads cut short are not errors. */
+  #stopped = false;
 
   /** Spec loading (fetch, YAML, bundling, validation) runs on a worker thread, started on first use. */
   readonly #thread: SpecThread;
@@ -105,17 +107,14 @@ export class ProviderSpecs {
     if (this.#held || this.#draining) return;
     this.#draining = true;
     const next = () => {
+      if (this.#stopped) for (const waiting of this.#queue.splice(0)) waiting.done();
       const item = this.#queue.shift();
       if (!item) {
         this.#draining = false;
         return;
       }
       void this.#loadFile(item.entry)
-        .catch((error: Error) =>
-          this.#host.log.error(
-            `Loading the spec of provider "${item.entry.supervisor.code}" failed: ${error.message}`,
-          ),
-        )
+        .catch((error: Error) => this.#loadFailed(item.entry.supervisor.code, error))
         .finally(() => {
           item.done();
           setTimeout(next, 0);
@@ -152,7 +151,7 @@ export class ProviderSpecs {
    * Called on every status change.
    */
   fetchSoon(): void {
-    if (this.#toFetch.size === 0) return;
+    if (this.#toFetch.size === 0 || this.#stopped) return;
     if (this.#host.anyStarting()) {
       this.#timer ??= setTimeout(() => this.#fetchWaiting(), SPEC_FETCH_MAX_DELAY_MS);
       return;
@@ -172,7 +171,15 @@ export class ProviderSpecs {
     clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#toFetch.clear();
+    this.#stopped = true;
     this.#thread.stop();
+  }
+
+  #loadFailed(code: string, error: Error): void {
+    if (this.#stopped) return;
+    this.#host.log.error(`Loading the spec of provider "${code}" failed: ${error.message}`, {
+      provider: code,
+    });
   }
 
   #fetchWaiting(): void {
@@ -198,9 +205,7 @@ export class ProviderSpecs {
     try {
       loaded = await this.#thread.loadUpstream(base);
     } catch (error) {
-      this.#host.log.error(`Loading the spec of provider "${code}" failed: ${(error as Error).message}`, {
-        provider: code,
-      });
+      this.#loadFailed(code, error as Error);
       return;
     }
     if (generation !== entry.specGeneration || this.#host.current(code) !== entry) return;

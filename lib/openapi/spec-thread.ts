@@ -26,8 +26,13 @@ export class SpecThread {
   #nextId = 1;
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
   #unavailable = false;
+  #stopped = false;
 
-  constructor(private readonly log: Logger) {}
+  /** `module`: the worker's module (tests name one that cannot load); by default spec-worker.ts. */
+  constructor(
+    private readonly log: Logger,
+    private readonly module = workerSpecifier(),
+  ) {}
 
   /** Loads a provider's `spec` file from its directory. */
   loadFile(spec: string, dir: string): Promise<LoadedSpec> {
@@ -39,12 +44,14 @@ export class SpecThread {
     return this.#run({ kind: "upstream", base });
   }
 
-  /** Ends the worker; loads in flight are rejected. */
+  /** Ends the worker; loads in flight are rejected, and so is every load after. */
   stop(): void {
+    this.#stopped = true;
     this.#end(new Error("the gateway is stopping"));
   }
 
   async #run(job: Job): Promise<LoadedSpec> {
+    if (this.#stopped) throw new Error("the gateway is stopping");
     const worker = this.#unavailable ? null : this.#start();
     if (!worker) return inThisThread(job);
     clearTimeout(this.#idleTimer);
@@ -59,7 +66,7 @@ export class SpecThread {
     if (this.#worker) return this.#worker;
     let worker: Worker;
     try {
-      worker = new Worker(workerSpecifier(), { type: "module" });
+      worker = new Worker(this.module, { type: "module" });
     } catch (error) {
       this.#fallBack((error as Error).message);
       return null;

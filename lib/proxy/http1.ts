@@ -205,6 +205,11 @@ function framing(headers: HeaderField[], isRequest: boolean): Framing {
  */
 const HOST_VALUE = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~!$&'()*+,;=%-]*)(?::[0-9]*)?$/;
 
+/** Whether `host` is a Host value ({@link HOST_VALUE}): the fetch proxy's check, the same as the front's. */
+export function isHostValue(host: string): boolean {
+  return HOST_VALUE.test(host);
+}
+
 /** Parses a request head (`buf[0, end)`, `end` from {@link findHeadEnd}). Throws {@link HttpParseError}. */
 export function parseRequestHead(buf: Buffer, end: number): RequestHead {
   const text = buf.toString("latin1", 0, end - 4);
@@ -341,7 +346,7 @@ export function scanRequestHead(buf: Buffer, end: number): RequestHead {
     return isListed(REQUEST_DROPPED_BY_LENGTH[length], text, pos);
   });
   if (lines === FALLBACK) return parseRequestHead(buf, end);
-  // Every refusal (both framings, chunked in HTTP/1.0, no Host) is parseRequestHead's to make.
+  // Every refusal (both framings, chunked in HTTP/1.0, no or a bad Host) is parseRequestHead's to make.
   if (
     (chunked && (contentLength !== null || minor === 0)) ||
     (minor === 1 && host === null) ||
