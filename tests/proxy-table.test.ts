@@ -67,6 +67,19 @@ describe("NamespaceTable", () => {
     expect(table.match("/API/v1/a/x")).toBeUndefined();
   });
 
+  test("NamespaceTable.match answers each path by its own namespace, whatever it matched before", () => {
+    const paths = ["/api/v1/a/x", "/api/v1/ab/y", "/api/v1/a", "/widgets/z", "/api/v1/abc", "/api/v1/a/q"];
+    const codes = paths.map((path) => table.match(path)?.target.code ?? null);
+    expect(codes).toEqual(["a", "ab", "a", "top", null, "a"]);
+  });
+
+  test("NamespaceTable.match gives a nested namespace's outer provider, even after the inner one matched", () => {
+    const nested = new NamespaceTable([target("outer", "/n"), target("inner", "/n/i")]);
+    expect(nested.match("/n/i/x")).toMatchObject({ target: { code: "outer" }, rest: "/i/x" });
+    expect(nested.match("/n/y")?.target.code).toBe("outer");
+    expect(nested.match("/n/i/z")?.target.code).toBe("outer");
+  });
+
   test("NamespaceTable of nothing matches nothing", () => {
     expect(new NamespaceTable([]).match("/api/v1/a")).toBeUndefined();
   });

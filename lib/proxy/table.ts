@@ -56,9 +56,23 @@ export interface RouteMatch {
  */
 export class NamespaceTable {
   readonly #byNamespace = new Map<string, ProxyTarget>();
+  /**
+   * Whether no namespace lies inside another (`/a` and `/a/b`): then a path under a namespace
+   * has no other match, and {@link match} may answer from the last target it found without
+   * probing the map (each probe slices and hashes a string: 350 ns for a three-segment
+   * namespace, against 30 ns for the check).
+   */
+  readonly #disjoint: boolean;
+  #last: ProxyTarget | null = null;
 
   constructor(targets: Iterable<ProxyTarget>) {
     for (const target of targets) this.#byNamespace.set(target.namespace, target);
+    this.#disjoint = true;
+    for (const namespace of this.#byNamespace.keys()) {
+      for (let slash = namespace.indexOf("/", 1); slash !== -1; slash = namespace.indexOf("/", slash + 1)) {
+        if (this.#byNamespace.has(namespace.slice(0, slash))) this.#disjoint = false;
+      }
+    }
   }
 
   get size(): number {
@@ -67,6 +81,20 @@ export class NamespaceTable {
 
   /** The provider whose namespace holds `path` (a path without query), if any. */
   match(path: string): RouteMatch | undefined {
+    const last = this.#last;
+    if (last !== null) {
+      const length = last.namespace.length;
+      if (path.startsWith(last.namespace)) {
+        if (path.length === length) return { target: last, rest: "/" };
+        if (path.charCodeAt(length) === 0x2f) return { target: last, rest: path.slice(length) };
+      }
+    }
+    const found = this.#probe(path);
+    if (found && this.#disjoint) this.#last = found.target;
+    return found;
+  }
+
+  #probe(path: string): RouteMatch | undefined {
     let slash = path.indexOf("/", 1);
     while (slash !== -1) {
       const target = this.#byNamespace.get(path.slice(0, slash));

@@ -55,19 +55,25 @@ export function upstreamHead(
   return out;
 }
 
-/** The client's response head for a final response, followed in the same buffer by `body` when given. */
+/**
+ * The client's response head for a final response, followed in the same buffer by
+ * `body[from, to)` when a body is given. A range rather than a slice: the first body bytes are
+ * mostly the tail of the upstream's read, and a subarray per response is a native allocation.
+ */
 export function clientResponse(
   conn: ClientConn,
   response: ResponseHead,
   body: Buffer | null,
+  from = 0,
+  to = body?.length ?? 0,
 ): Buffer | string {
-  if (response.raw) return rawClientHead(conn, response, body);
+  if (response.raw) return rawClientHead(conn, response, body, from, to);
   const head = latin1Bytes(clientHead(conn, response, false), response.ascii);
   if (!body) return head;
-  const out = Buffer.allocUnsafe(head.length + body.length);
+  const out = Buffer.allocUnsafe(head.length + (to - from));
   if (typeof head === "string") out.write(head, 0, "latin1");
   else head.copy(out, 0);
-  body.copy(out, head.length);
+  body.copy(out, head.length, from, to);
   return out;
 }
 
@@ -76,20 +82,26 @@ export function clientResponse(
  * upstream's status line and kept header lines copied as they are, the gateway's lines after
  * them, and `body` (the first body bytes, if given) in the same buffer, for one send().
  */
-function rawClientHead(conn: ClientConn, response: ResponseHead, body: Buffer | null): Buffer {
+function rawClientHead(
+  conn: ClientConn,
+  response: ResponseHead,
+  body: Buffer | null,
+  from: number,
+  to: number,
+): Buffer {
   const { buf, statusFrom, statusTo, ranges, location } = response.raw!;
   const tail =
     location === null
       ? headTail(conn, response)
       : `location: ${clientLocation(conn, location)}\r\n${headTail(conn, response)}`;
-  let length = HTTP11.length + (statusTo - statusFrom) + tail.length + (body?.length ?? 0);
+  let length = HTTP11.length + (statusTo - statusFrom) + tail.length + (body ? to - from : 0);
   for (let i = 0; i < ranges.length; i += 2) length += ranges[i + 1]! - ranges[i]!;
   const out = Buffer.allocUnsafe(length);
   let at = HTTP11.copy(out, 0);
   at += buf.copy(out, at, statusFrom, statusTo);
   for (let i = 0; i < ranges.length; i += 2) at += buf.copy(out, at, ranges[i]!, ranges[i + 1]!);
   at += out.write(tail, at, "latin1");
-  if (body) body.copy(out, at);
+  if (body) body.copy(out, at, from, to);
   return out;
 }
 

@@ -170,15 +170,24 @@ export class UpstreamSide {
       conn.keepAlive = false;
     }
     if (!response.keepAlive) conn.keepAlive = conn.keepAlive && !link.untilClose;
-    const bodyStart = end < buf.length ? buf.subarray(end) : null;
     if (noBody || (link.responseChunks === null && !link.untilClose && link.bodyRemaining === 0)) {
       client.write(conn, clientResponse(conn, response, null));
-      link.state = "idle";
-      if (bodyStart) link.state = "closed";
+      link.state = end < buf.length ? "closed" : "idle";
       client.finishExchange(conn, link);
       return;
     }
     link.state = "body";
+    if (link.responseChunks === null && !link.untilClose && buf.length - end <= COALESCE_LIMIT) {
+      // The common response (Content-Length, small): its first body bytes go with the head as a
+      // range of `buf`, with no view made of them.
+      const take = Math.min(link.bodyRemaining, buf.length - end);
+      link.bodyRemaining -= take;
+      if (link.bodyRemaining === 0) link.state = end + take < buf.length ? "closed" : "idle";
+      client.write(conn, clientResponse(conn, response, take > 0 ? buf : null, end, end + take));
+      this.afterBody(conn, link);
+      return;
+    }
+    const bodyStart = end < buf.length ? buf.subarray(end) : null;
     if (bodyStart) {
       const body = this.takeBody(conn, link, bodyStart);
       // Head and first body bytes in one buffer: one send() instead of two for most responses.
