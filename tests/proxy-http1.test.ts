@@ -72,6 +72,51 @@ describe("scanRequestHead", () => {
     });
   }
 
+  test("reads the request line as parseRequestHead does, and refuses what it refuses", () => {
+    const lines = [
+      "GET / HTTP/1.1",
+      "POST /a?b=c HTTP/1.0",
+      "PATCH /x HTTP/1.1",
+      "M-SEARCH * HTTP/1.1",
+      "GE /x HTTP/1.1",
+      "GETS /x HTTP/1.1",
+      "POS /x HTTP/1.1",
+      "GET /a\tb HTTP/1.1",
+      "GET /a b HTTP/1.1",
+      "GET  /a HTTP/1.1",
+      "GET /a  HTTP/1.1",
+      "GET /a HTTP/1.2",
+      "GET /a HTTP/2.0",
+      "GET /a http/1.1",
+      "GET HTTP/1.1",
+      " GET /a HTTP/1.1",
+      "G@T /a HTTP/1.1",
+      "GET /a HTTP/1.1 ",
+      "GET /\x0b HTTP/1.1",
+    ];
+    for (const line of lines) {
+      const buf = Buffer.from(`${line}\r\nHost: x\r\n\r\n`, "latin1");
+      const end = findHeadEnd(buf);
+      let full: ReturnType<typeof parseRequestHead> | null = null;
+      try {
+        full = parseRequestHead(buf, end);
+      } catch (error) {
+        expect(error).toBeInstanceOf(HttpParseError);
+      }
+      if (full === null) {
+        expect(() => scanRequestHead(buf, end)).toThrow(HttpParseError);
+        continue;
+      }
+      const fast = scanRequestHead(buf, end);
+      expect({ line, method: fast.method, target: fast.target, minor: fast.minor }).toEqual({
+        line,
+        method: full.method,
+        target: full.target,
+        minor: full.minor,
+      });
+    }
+  });
+
   test("refuses exactly what parseRequestHead refuses", () => {
     const bad = [
       "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",

@@ -286,9 +286,11 @@ export function scanRequestHead(buf: Buffer, end: number): RequestHead {
   const text = buf.toString("latin1", 0, end - 4);
   let lineEnd = text.indexOf("\r\n");
   if (lineEnd === -1) lineEnd = text.length;
-  const match = REQUEST_LINE.exec(text.slice(0, lineEnd));
-  if (!match || BAD_LINE_BREAK.test(text) || NON_ASCII.test(text)) return parseRequestHead(buf, end);
-  const minor = match[3] === "1" ? 1 : 0;
+  if (!readRequestLine(text, lineEnd) || BAD_LINE_BREAK.test(text) || NON_ASCII.test(text))
+    return parseRequestHead(buf, end);
+  const method = lineMethod;
+  const target = lineTarget;
+  const minor = lineMinor;
   let host: string | null = null;
   let contentLength: number | null = null;
   let chunked = false;
@@ -358,8 +360,8 @@ export function scanRequestHead(buf: Buffer, end: number): RequestHead {
     return parseRequestHead(buf, end);
   }
   return {
-    method: match[1]!,
-    target: match[2]!,
+    method,
+    target,
     minor,
     headers: [],
     contentLength,
@@ -373,6 +375,42 @@ export function scanRequestHead(buf: Buffer, end: number): RequestHead {
     idempotencyKey,
     passThrough: { lines, wantsTrailers },
   };
+}
+
+/** What {@link readRequestLine} read last (module state rather than an object: it runs per request). */
+let lineMethod = "";
+let lineTarget = "";
+let lineMinor: 0 | 1 = 1;
+
+/**
+ * {@link REQUEST_LINE} without the regular expression, its match array and its method string:
+ * `GET` and `POST` are constants. Sets {@link lineMethod}, {@link lineTarget} and
+ * {@link lineMinor}; returns false for anything the regular expression would not accept.
+ */
+function readRequestLine(text: string, lineEnd: number): boolean {
+  let space = 0;
+  while (space < lineEnd) {
+    const code = text.charCodeAt(space);
+    if (code === 0x20) break;
+    if (code > 127 || TOKEN_CHAR[code] === 0) return false;
+    space++;
+  }
+  // " HTTP/1.x" ends the line; the target between is at least one non-whitespace character.
+  const versionAt = lineEnd - 9;
+  if (space === 0 || versionAt <= space + 1) return false;
+  for (let i = space + 1; i < versionAt; i++) {
+    const code = text.charCodeAt(i);
+    if (code === 0x20 || (code >= 0x09 && code <= 0x0d)) return false;
+  }
+  if (!text.startsWith(" HTTP/1.", versionAt)) return false;
+  const minor = text.charCodeAt(lineEnd - 1);
+  if (minor !== 0x30 && minor !== 0x31) return false;
+  if (space === 3 && text.startsWith("GET")) lineMethod = "GET";
+  else if (space === 4 && text.startsWith("POST")) lineMethod = "POST";
+  else lineMethod = text.slice(0, space);
+  lineTarget = text.slice(space + 1, versionAt);
+  lineMinor = minor === 0x31 ? 1 : 0;
+  return true;
 }
 
 /** Parses a response head. Throws {@link HttpParseError} (status 502). */
