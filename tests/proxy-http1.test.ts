@@ -26,6 +26,14 @@ const REQUESTS = [
   "DELETE /a HTTP/1.1\r\nHost: x\r\nIdempotency-Key: 7\r\nX-Custom:   spaced value  \r\n\r\n",
   "GET /a HTTP/1.1\r\nHost: x\r\nConnection: x-secret\r\nX-Secret: 1\r\n\r\n",
   "GET /a HTTP/1.1\r\nHost: x\r\nX-Latin: caf\xe9\r\n\r\n",
+  // The byte scanner's own edges: empty and mixed-case Connection tokens, tabs as whitespace,
+  // a head with no header at all, and bytes it leaves to the parser (DEL, a control, a bare CR).
+  "GET /a HTTP/1.1\r\nHost:\tx:80\t\r\nConnection: , Keep-Alive ,,TE\r\nTE: trailers\r\nX-Tab: a\tb\r\n\r\n",
+  "GET /a HTTP/1.0\r\n\r\n",
+  "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length:  007 \r\nX-Request-Id: r-1\r\nConnection: close\r\n\r\n",
+  "GET /a HTTP/1.1\r\nHost: x\r\nX-Del: a\x7fb\r\n\r\n",
+  "GET /a HTTP/1.1\r\nHost: x\r\nX-Ctl: a\x01b\r\n\r\n",
+  "GET /caf\xe9 HTTP/1.1\r\nHost: x\r\n\r\n",
 ];
 
 /** The lines the full path keeps, as `name: value` with the name lower-cased. */
@@ -128,6 +136,8 @@ describe("scanRequestHead", () => {
       "GET /a HTTP/1.1\r\nHost : x\r\n\r\n",
       "GET /a HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n",
       "GET /a HTTP/1.1\r\nHost: x\nX: y\r\n\r\n",
+      "GET /a HTTP/1.1\r\nHost: x\rX: y\r\n\r\n",
+      "GET /a HTTP/1.1\r\nHost: x\r\nX-Nul: a\0b\r\n\r\n",
     ];
     for (const text of bad) {
       const buf = Buffer.from(text, "latin1");

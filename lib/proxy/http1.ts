@@ -259,35 +259,25 @@ export function parseRequestHead(buf: Buffer, end: number): RequestHead {
 const REQUEST_DROPPED_BY_LENGTH = namesByLength(REQUEST_DROPPED);
 const RESPONSE_DROPPED_BY_LENGTH = namesByLength(RESPONSE_DROPPED);
 
-/** Whether the name at `pos` (of the length `names` were picked for) is one of `names`. */
-function isListed(names: readonly string[] | undefined, text: string, pos: number): boolean {
-  if (names === undefined) return false;
-  for (let i = 0; i < names.length; i++) if (nameIs(text, pos, names[i]!)) return true;
-  return false;
-}
-
-/** {@link isListed} for a name read as bytes. */
+/** Whether the name at `pos` (of the length `names` were picked for), read as bytes, is one of `names`. */
 function bytesListed(names: readonly string[] | undefined, buf: Buffer, pos: number): boolean {
   if (names === undefined) return false;
   for (let i = 0; i < names.length; i++) if (bytesNameIs(buf, pos, names[i]!)) return true;
   return false;
 }
 
-/** Tokens of a request's `Connection` header that name no other header to drop. */
-const PLAIN_CONNECTION_TOKENS = new Set(["close", "keep-alive", "upgrade", "te", "trailer"]);
-
 /**
- * The request head as the proxy needs it, cheaply: one pass that keeps ordinary header lines as
- * they are and reads only what routing and framing need. Anything unusual (obs-text, a duplicate
- * or conflicting framing header, a second Host, a header named in `Connection`) goes through
- * {@link parseRequestHead}, which also owns every refusal. Throws {@link HttpParseError}.
+ * The request head as the proxy needs it, cheaply: one pass over the bytes (no string of the
+ * whole head) that keeps ordinary header lines as they are and reads only what routing and
+ * framing need, as the fewest strings it can: the target, the Host value and the kept lines (one
+ * slice per run of them). Anything unusual (a byte outside visible ASCII, a bare CR or LF, a
+ * duplicate or conflicting framing header, a second Host, a header named in `Connection`) goes
+ * through {@link parseRequestHead}, which also owns every refusal. Throws {@link HttpParseError}.
  */
 export function scanRequestHead(buf: Buffer, end: number): RequestHead {
-  const text = buf.toString("latin1", 0, end - 4);
-  let lineEnd = text.indexOf("\r\n");
-  if (lineEnd === -1) lineEnd = text.length;
-  if (!readRequestLine(text, lineEnd) || BAD_LINE_BREAK.test(text) || NON_ASCII.test(text))
-    return parseRequestHead(buf, end);
+  const headEnd = end - 2; // the final CRLF
+  const lineEnd = readRequestLine(buf, headEnd);
+  if (lineEnd === -1) return parseRequestHead(buf, end);
   const method = lineMethod;
   const target = lineTarget;
   const minor = lineMinor;
@@ -298,59 +288,97 @@ export function scanRequestHead(buf: Buffer, end: number): RequestHead {
   let requestId: string | undefined;
   let idempotencyKey = false;
   let wantsTrailers = false;
+  let close = false;
+  let keepAliveToken = false;
   const connectionTokens: string[] = [];
-  const lines = keptHeaderLines(text, lineEnd + 2, (pos, colon, eol) => {
+  let lines = "";
+  let runStart = lineEnd + 2;
+  let pos = runStart;
+  while (pos < headEnd) {
+    let colon = pos;
+    for (;;) {
+      const byte = buf[colon]!;
+      if (byte === COLON) break;
+      if (byte > 127 || TOKEN_CHAR[byte] === 0) return parseRequestHead(buf, end);
+      colon++;
+    }
+    if (colon === pos) return parseRequestHead(buf, end);
+    let eol = colon + 1;
+    for (;;) {
+      const byte = buf[eol]!;
+      if (byte === CR) break;
+      if ((byte < SPACE && byte !== TAB) || byte > 0x7e) return parseRequestHead(buf, end);
+      eol++;
+    }
+    if (buf[eol + 1] !== LF) return parseRequestHead(buf, end);
     const length = colon - pos;
     // Only the names the proxy must read are looked at here; whether a line is dropped is the
     // policy's (REQUEST_DROPPED), checked below for every line.
     switch (length) {
       case 2:
-        if (nameIs(text, pos, "te")) wantsTrailers = asksForTrailers(fieldValue(text, colon, eol));
+        if (bytesNameIs(buf, pos, "te")) wantsTrailers = asksForTrailers(bytesValue(buf, colon, eol));
         break;
       case 4:
-        if (nameIs(text, pos, "host")) {
-          if (host !== null) return FALLBACK;
-          host = fieldValue(text, colon, eol);
+        if (bytesNameIs(buf, pos, "host")) {
+          if (host !== null) return parseRequestHead(buf, end);
+          host = bytesValue(buf, colon, eol);
         }
         break;
       case 7:
-        if (nameIs(text, pos, "upgrade")) upgrade = fieldValue(text, colon, eol);
+        if (bytesNameIs(buf, pos, "upgrade")) upgrade = bytesValue(buf, colon, eol);
         break;
       case 10:
-        if (nameIs(text, pos, "connection")) {
-          for (const token of fieldValue(text, colon, eol).split(",")) {
-            const t = token.trim().toLowerCase();
-            if (!t) continue;
-            if (!PLAIN_CONNECTION_TOKENS.has(t)) return FALLBACK;
-            connectionTokens.push(t);
+        if (bytesNameIs(buf, pos, "connection")) {
+          // Comma-separated tokens, each one of the plain ones (a token naming another header
+          // to drop is the parser's).
+          let at = colon + 1;
+          while (at < eol) {
+            let to = at;
+            while (to < eol && buf[to] !== 0x2c) to++;
+            const from = owsStart(buf, at, to);
+            const token = plainConnectionToken(buf, from, owsEnd(buf, from, to));
+            if (token === undefined) return parseRequestHead(buf, end);
+            if (token !== "") {
+              connectionTokens.push(token);
+              if (token === "close") close = true;
+              else if (token === "keep-alive") keepAliveToken = true;
+            }
+            at = to + 1;
           }
         }
         break;
       case 12:
-        if (nameIs(text, pos, "x-request-id")) requestId = fieldValue(text, colon, eol);
+        if (bytesNameIs(buf, pos, "x-request-id")) requestId = bytesValue(buf, colon, eol);
         break;
       case 14:
-        if (nameIs(text, pos, "content-length")) {
-          const value = fieldValue(text, colon, eol);
-          if (!/^\d{1,15}$/.test(value) || (contentLength !== null && contentLength !== Number(value))) {
-            return FALLBACK;
+        if (bytesNameIs(buf, pos, "content-length")) {
+          const value = bytesDecimal(buf, colon + 1, eol);
+          if (value === null || (contentLength !== null && contentLength !== value)) {
+            return parseRequestHead(buf, end);
           }
-          contentLength = Number(value);
+          contentLength = value;
         }
         break;
       case 15:
-        if (nameIs(text, pos, "idempotency-key")) idempotencyKey = true;
+        if (bytesNameIs(buf, pos, "idempotency-key")) idempotencyKey = true;
         break;
       case 17:
-        if (nameIs(text, pos, "transfer-encoding")) {
-          if (chunked || fieldValue(text, colon, eol).toLowerCase() !== "chunked") return FALLBACK;
+        if (bytesNameIs(buf, pos, "transfer-encoding")) {
+          const from = owsStart(buf, colon + 1, eol);
+          const last = owsEnd(buf, from, eol);
+          if (chunked || last - from !== 7 || !bytesNameIs(buf, from, "chunked"))
+            return parseRequestHead(buf, end);
           chunked = true;
-        } else if (nameIs(text, pos, "x-idempotency-key")) idempotencyKey = true;
+        } else if (bytesNameIs(buf, pos, "x-idempotency-key")) idempotencyKey = true;
         break;
     }
-    return isListed(REQUEST_DROPPED_BY_LENGTH[length], text, pos);
-  });
-  if (lines === FALLBACK) return parseRequestHead(buf, end);
+    if (bytesListed(REQUEST_DROPPED_BY_LENGTH[length], buf, pos)) {
+      if (pos > runStart) lines += buf.toString("latin1", runStart, pos);
+      runStart = eol + 2;
+    }
+    pos = eol + 2;
+  }
+  if (runStart < headEnd) lines += buf.toString("latin1", runStart, headEnd);
   // Every refusal (both framings, chunked in HTTP/1.0, no or a bad Host) is parseRequestHead's to make.
   if (
     (chunked && (contentLength !== null || minor === 0)) ||
@@ -366,7 +394,7 @@ export function scanRequestHead(buf: Buffer, end: number): RequestHead {
     headers: [],
     contentLength,
     chunked,
-    keepAlive: persistsWith(minor, connectionTokens),
+    keepAlive: persists(minor, close, keepAliveToken),
     upgrade: upgrade !== null && connectionTokens.includes("upgrade") ? upgrade : null,
     connectionTokens,
     host,
@@ -383,34 +411,79 @@ let lineTarget = "";
 let lineMinor: 0 | 1 = 1;
 
 /**
- * {@link REQUEST_LINE} without the regular expression, its match array and its method string:
- * `GET` and `POST` are constants. Sets {@link lineMethod}, {@link lineTarget} and
- * {@link lineMinor}; returns false for anything the regular expression would not accept.
+ * Reads the request line at the start of `buf` as bytes, for {@link scanRequestHead}: a method
+ * token, one space, a target of visible ASCII, one space and `HTTP/1.0` or `HTTP/1.1`, then
+ * CRLF before `headEnd`. Sets {@link lineMethod} (`GET` and `POST` as constants),
+ * {@link lineTarget} and {@link lineMinor}, and returns where the line's CRLF is; -1 for
+ * anything else (then the parser decides).
  */
-function readRequestLine(text: string, lineEnd: number): boolean {
+function readRequestLine(buf: Buffer, headEnd: number): number {
   let space = 0;
-  while (space < lineEnd) {
-    const code = text.charCodeAt(space);
-    if (code === 0x20) break;
-    if (code > 127 || TOKEN_CHAR[code] === 0) return false;
+  for (;;) {
+    if (space >= headEnd) return -1;
+    const byte = buf[space]!;
+    if (byte === SPACE) break;
+    if (byte > 127 || TOKEN_CHAR[byte] === 0) return -1;
     space++;
   }
-  // " HTTP/1.x" ends the line; the target between is at least one non-whitespace character.
-  const versionAt = lineEnd - 9;
-  if (space === 0 || versionAt <= space + 1) return false;
-  for (let i = space + 1; i < versionAt; i++) {
-    const code = text.charCodeAt(i);
-    if (code === 0x20 || (code >= 0x09 && code <= 0x0d)) return false;
+  if (space === 0) return -1;
+  let versionAt = space + 1;
+  for (;;) {
+    if (versionAt >= headEnd) return -1;
+    const byte = buf[versionAt]!;
+    if (byte === SPACE) break;
+    if (byte < 0x21 || byte > 0x7e) return -1;
+    versionAt++;
   }
-  if (!text.startsWith(" HTTP/1.", versionAt)) return false;
-  const minor = text.charCodeAt(lineEnd - 1);
-  if (minor !== 0x30 && minor !== 0x31) return false;
-  if (space === 3 && text.startsWith("GET")) lineMethod = "GET";
-  else if (space === 4 && text.startsWith("POST")) lineMethod = "POST";
-  else lineMethod = text.slice(0, space);
-  lineTarget = text.slice(space + 1, versionAt);
-  lineMinor = minor === 0x31 ? 1 : 0;
-  return true;
+  if (versionAt === space + 1) return -1;
+  // " HTTP/1.x" then CRLF.
+  const lineEnd = versionAt + 9;
+  if (
+    lineEnd > headEnd ||
+    buf[versionAt + 1] !== 0x48 ||
+    buf[versionAt + 2] !== 0x54 ||
+    buf[versionAt + 3] !== 0x54 ||
+    buf[versionAt + 4] !== 0x50 ||
+    buf[versionAt + 5] !== 0x2f ||
+    buf[versionAt + 6] !== 0x31 ||
+    buf[versionAt + 7] !== 0x2e ||
+    (buf[versionAt + 8] !== 0x30 && buf[versionAt + 8] !== 0x31) ||
+    buf[lineEnd] !== CR ||
+    buf[lineEnd + 1] !== LF
+  )
+    return -1;
+  if (space === 3 && buf[0] === 0x47 && buf[1] === 0x45 && buf[2] === 0x54) lineMethod = "GET";
+  else if (space === 4 && buf[0] === 0x50 && buf[1] === 0x4f && buf[2] === 0x53 && buf[3] === 0x54)
+    lineMethod = "POST";
+  else lineMethod = buf.toString("latin1", 0, space);
+  lineTarget = buf.toString("latin1", space + 1, versionAt);
+  lineMinor = buf[versionAt + 8] === 0x31 ? 1 : 0;
+  return lineEnd;
+}
+
+/** A `Connection` token in [from, to) as its lower-case constant: "" for none, undefined if not a plain one. */
+function plainConnectionToken(buf: Buffer, from: number, to: number): string | undefined {
+  switch (to - from) {
+    case 0:
+      return "";
+    case 2:
+      return bytesNameIs(buf, from, "te") ? "te" : undefined;
+    case 5:
+      return bytesNameIs(buf, from, "close") ? "close" : undefined;
+    case 7:
+      if (bytesNameIs(buf, from, "upgrade")) return "upgrade";
+      return bytesNameIs(buf, from, "trailer") ? "trailer" : undefined;
+    case 10:
+      return bytesNameIs(buf, from, "keep-alive") ? "keep-alive" : undefined;
+    default:
+      return undefined;
+  }
+}
+
+/** A header value in (colon, eol) without the optional whitespace around it. */
+function bytesValue(buf: Buffer, colon: number, eol: number): string {
+  const from = owsStart(buf, colon + 1, eol);
+  return buf.toString("latin1", from, owsEnd(buf, from, eol));
 }
 
 /** Parses a response head. Throws {@link HttpParseError} (status 502). */
@@ -761,54 +834,4 @@ function bytesDecimal(buf: Buffer, start: number, end: number): number | null {
     value = value * 10 + digit;
   }
   return value;
-}
-
-const FALLBACK = Symbol("fallback");
-
-/**
- * Walks the header lines of `text` from `from`, checking each name's characters, and asks `visit`
- * about each line: `true` drops it, `false` keeps it as it is, {@link FALLBACK} gives up (the
- * caller then uses the full parser). Returns the kept lines, each ending in CRLF, in one string
- * built from as few slices as there are runs of kept lines.
- */
-function keptHeaderLines(
-  text: string,
-  from: number,
-  visit: (pos: number, colon: number, eol: number) => boolean | typeof FALLBACK,
-): string | typeof FALLBACK {
-  let lines = "";
-  let runStart = from;
-  let pos = from;
-  const length = text.length;
-  while (pos < length) {
-    let eol = text.indexOf("\r\n", pos);
-    if (eol === -1) eol = length;
-    const colon = text.indexOf(":", pos);
-    if (colon <= pos || colon > eol) return FALLBACK;
-    for (let i = pos; i < colon; i++) {
-      const code = text.charCodeAt(i);
-      if (code > 127 || TOKEN_CHAR[code] === 0) return FALLBACK;
-    }
-    const verdict = visit(pos, colon, eol);
-    if (verdict === FALLBACK) return FALLBACK;
-    if (verdict) {
-      if (pos > runStart) lines += text.slice(runStart, pos);
-      runStart = eol + 2;
-    }
-    pos = eol + 2;
-  }
-  if (runStart < length) lines += `${text.slice(runStart)}\r\n`;
-  return lines;
-}
-
-/** Case-insensitive compare of the header name at `pos` with `lower` (same length checked by the caller). */
-function nameIs(text: string, pos: number, lower: string): boolean {
-  for (let i = 0; i < lower.length; i++) {
-    if ((text.charCodeAt(pos + i) | 0x20) !== lower.charCodeAt(i)) return false;
-  }
-  return true;
-}
-
-function fieldValue(text: string, colon: number, eol: number): string {
-  return text.slice(colon + 1, eol).trim();
 }
