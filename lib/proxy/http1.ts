@@ -288,9 +288,7 @@ export function scanRequestHead(buf: Buffer, end: number): RequestHead {
   let requestId: string | undefined;
   let idempotencyKey = false;
   let wantsTrailers = false;
-  let close = false;
-  let keepAliveToken = false;
-  const connectionTokens: string[] = [];
+  let connection = 0; // CONNECTION_* bits of every Connection header
   let lines = "";
   let runStart = lineEnd + 2;
   let pos = runStart;
@@ -329,22 +327,10 @@ export function scanRequestHead(buf: Buffer, end: number): RequestHead {
         break;
       case 10:
         if (bytesNameIs(buf, pos, "connection")) {
-          // Comma-separated tokens, each one of the plain ones (a token naming another header
-          // to drop is the parser's).
-          let at = colon + 1;
-          while (at < eol) {
-            let to = at;
-            while (to < eol && buf[to] !== 0x2c) to++;
-            const from = owsStart(buf, at, to);
-            const token = plainConnectionToken(buf, from, owsEnd(buf, from, to));
-            if (token === undefined) return parseRequestHead(buf, end);
-            if (token !== "") {
-              connectionTokens.push(token);
-              if (token === "close") close = true;
-              else if (token === "keep-alive") keepAliveToken = true;
-            }
-            at = to + 1;
-          }
+          // A token naming another header to drop is the parser's.
+          const bits = connectionBits(buf, colon + 1, eol);
+          if (bits === -1) return parseRequestHead(buf, end);
+          connection |= bits;
         }
         break;
       case 12:
@@ -394,9 +380,13 @@ export function scanRequestHead(buf: Buffer, end: number): RequestHead {
     headers: [],
     contentLength,
     chunked,
-    keepAlive: persists(minor, close, keepAliveToken),
-    upgrade: upgrade !== null && connectionTokens.includes("upgrade") ? upgrade : null,
-    connectionTokens,
+    keepAlive: persists(
+      minor,
+      (connection & CONNECTION_CLOSE) !== 0,
+      (connection & CONNECTION_KEEP_ALIVE) !== 0,
+    ),
+    upgrade: upgrade !== null && (connection & CONNECTION_UPGRADE) !== 0 ? upgrade : null,
+    connectionTokens: connectionTokensOf(connection),
     host,
     ascii: true,
     requestId,
@@ -461,23 +451,59 @@ function readRequestLine(buf: Buffer, headEnd: number): number {
   return lineEnd;
 }
 
-/** A `Connection` token in [from, to) as its lower-case constant: "" for none, undefined if not a plain one. */
-function plainConnectionToken(buf: Buffer, from: number, to: number): string | undefined {
-  switch (to - from) {
-    case 0:
-      return "";
-    case 2:
-      return bytesNameIs(buf, from, "te") ? "te" : undefined;
-    case 5:
-      return bytesNameIs(buf, from, "close") ? "close" : undefined;
-    case 7:
-      if (bytesNameIs(buf, from, "upgrade")) return "upgrade";
-      return bytesNameIs(buf, from, "trailer") ? "trailer" : undefined;
-    case 10:
-      return bytesNameIs(buf, from, "keep-alive") ? "keep-alive" : undefined;
-    default:
-      return undefined;
+const CONNECTION_CLOSE = 1;
+const CONNECTION_KEEP_ALIVE = 2;
+const CONNECTION_UPGRADE = 4;
+const CONNECTION_TE = 8;
+const CONNECTION_TRAILER = 16;
+const CONNECTION_TOKENS = ["close", "keep-alive", "upgrade", "te", "trailer"] as const;
+
+/**
+ * The tokens of a `Connection` value in [from, to) (comma-separated, optional whitespace around
+ * each, case-insensitive) as CONNECTION_* bits, for the byte scanners; -1 when one is none of
+ * those (a header it names must be dropped: the full parsers handle that).
+ */
+function connectionBits(buf: Buffer, from: number, to: number): number {
+  let bits = 0;
+  let at = from;
+  while (at < to) {
+    let comma = at;
+    while (comma < to && buf[comma] !== 0x2c) comma++;
+    const start = owsStart(buf, at, comma);
+    const last = owsEnd(buf, start, comma);
+    switch (last - start) {
+      case 0:
+        break;
+      case 2:
+        if (!bytesNameIs(buf, start, "te")) return -1;
+        bits |= CONNECTION_TE;
+        break;
+      case 5:
+        if (!bytesNameIs(buf, start, "close")) return -1;
+        bits |= CONNECTION_CLOSE;
+        break;
+      case 7:
+        if (bytesNameIs(buf, start, "upgrade")) bits |= CONNECTION_UPGRADE;
+        else if (bytesNameIs(buf, start, "trailer")) bits |= CONNECTION_TRAILER;
+        else return -1;
+        break;
+      case 10:
+        if (!bytesNameIs(buf, start, "keep-alive")) return -1;
+        bits |= CONNECTION_KEEP_ALIVE;
+        break;
+      default:
+        return -1;
+    }
+    at = comma + 1;
   }
+  return bits;
+}
+
+/** CONNECTION_* bits as the lower-cased token list a head carries. */
+function connectionTokensOf(bits: number): string[] {
+  const tokens: string[] = [];
+  for (let i = 0; i < CONNECTION_TOKENS.length; i++) if (bits & (1 << i)) tokens.push(CONNECTION_TOKENS[i]!);
+  return tokens;
 }
 
 /** A header value in (colon, eol) without the optional whitespace around it. */
@@ -701,8 +727,7 @@ export function scanResponseHeadBytes(buf: Buffer, end: number): ResponseHead | 
   let runStart = statusTo;
   let contentLength: number | null = null;
   let chunked = false;
-  let close = false;
-  let keepAliveToken = false;
+  let connection = 0; // CONNECTION_* bits
   let location: string | null = null;
   pos = statusTo;
   while (pos < headEnd) {
@@ -738,20 +763,10 @@ export function scanResponseHeadBytes(buf: Buffer, end: number): ResponseHead | 
         break;
       case 10:
         if (bytesNameIs(buf, pos, "connection")) {
-          // Comma-separated tokens; only close and keep-alive are handled here.
-          let at = colon + 1;
-          while (at < eol) {
-            let to = at;
-            while (to < eol && buf[to] !== 0x2c) to++;
-            const from = owsStart(buf, at, to);
-            const last = owsEnd(buf, from, to);
-            if (last > from) {
-              if (last - from === 5 && bytesNameIs(buf, from, "close")) close = true;
-              else if (last - from === 10 && bytesNameIs(buf, from, "keep-alive")) keepAliveToken = true;
-              else return null;
-            }
-            at = to + 1;
-          }
+          // Only close and keep-alive are handled here.
+          const bits = connectionBits(buf, colon + 1, eol);
+          if (bits === -1 || (bits & ~(CONNECTION_CLOSE | CONNECTION_KEEP_ALIVE)) !== 0) return null;
+          connection |= bits;
         }
         break;
       case 14:
@@ -785,9 +800,8 @@ export function scanResponseHeadBytes(buf: Buffer, end: number): ResponseHead | 
   if (runStart < headEnd) ranges.push(runStart, headEnd);
   if (chunked && contentLength !== null) return null;
   const minor = buf[7] === 0x31 ? 1 : 0;
-  const connectionTokens: string[] = [];
-  if (close) connectionTokens.push("close");
-  if (keepAliveToken) connectionTokens.push("keep-alive");
+  const close = (connection & CONNECTION_CLOSE) !== 0;
+  const keepAliveToken = (connection & CONNECTION_KEEP_ALIVE) !== 0;
   return {
     raw: { buf, statusFrom: 9, statusTo, ranges, location },
     minor,
@@ -797,7 +811,7 @@ export function scanResponseHeadBytes(buf: Buffer, end: number): ResponseHead | 
     contentLength,
     chunked,
     keepAlive: persists(minor, close, keepAliveToken),
-    connectionTokens,
+    connectionTokens: connectionTokensOf(connection),
     ascii: true,
   };
 }
