@@ -157,6 +157,37 @@ describe("headers", () => {
     });
   });
 
+  test("on one keep-alive connection, each request gets the X-Forwarded-* of its own Host and namespace", async () => {
+    const client = await WireClient.connect(gw.url);
+    try {
+      const seen: Array<{ host: string[]; prefix: string[]; upstreamHost: string[] }> = [];
+      for (const [target, host] of [
+        ["/api/v1/wire/a", "one.example"],
+        ["/api/v1/wire/b", "one.example"],
+        ["/api/v1/wire/c", "two.example:81"],
+        ["/api/v1/bulk/d", "two.example:81"],
+        ["/api/v1/wire/e", "two.example:81"],
+      ] as const) {
+        await client.write(req("GET", target, [`Host: ${host}`]));
+        const echo = (await client.readResponse()).json<WireEcho>();
+        seen.push({
+          host: received(echo, "x-forwarded-host"),
+          prefix: received(echo, "x-forwarded-prefix"),
+          upstreamHost: received(echo, "host"),
+        });
+      }
+      expect(seen).toEqual([
+        { host: ["one.example"], prefix: ["/api/v1/wire"], upstreamHost: [`127.0.0.1:${wire.port}`] },
+        { host: ["one.example"], prefix: ["/api/v1/wire"], upstreamHost: [`127.0.0.1:${wire.port}`] },
+        { host: ["two.example:81"], prefix: ["/api/v1/wire"], upstreamHost: [`127.0.0.1:${wire.port}`] },
+        { host: ["two.example:81"], prefix: ["/api/v1/bulk"], upstreamHost: [`127.0.0.1:${bulk.port}`] },
+        { host: ["two.example:81"], prefix: ["/api/v1/wire"], upstreamHost: [`127.0.0.1:${wire.port}`] },
+      ]);
+    } finally {
+      client.destroy();
+    }
+  });
+
   test("a client cannot remove the gateway's own headers by listing them in Connection", async () => {
     const response = await wireExchange(
       gw.url,
