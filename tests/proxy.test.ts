@@ -416,6 +416,50 @@ describe("framing", () => {
     }
   });
 
+  test("a client that stops reading under 12,000 pipelined requests gets every answer whole and in order once it reads", async () => {
+    // About 8 MB of answers against a paused reader: past what the kernel's buffers hold, so the
+    // gateway's writes go in part and the rest waits in its outbox. The small answers are built
+    // in one shared buffer: what the socket did not take must be a copy, not that buffer.
+    const { connect } = await import("node:net");
+    const { port } = new URL(gw.url);
+    const count = 12_000;
+    let burst = "";
+    for (let i = 0; i < count; i++)
+      burst += req("GET", `/api/v1/wire/n${i}`, i === count - 1 ? ["Connection: close"] : []);
+    const socket = connect(Number(port), "127.0.0.1");
+    const chunks: Buffer[] = [];
+    const closed = new Promise<void>((resolve, reject) => {
+      socket.on("data", (chunk: Buffer) => chunks.push(chunk));
+      socket.on("end", resolve);
+      socket.on("error", reject);
+    });
+    try {
+      await new Promise<void>((resolve) => socket.once("connect", () => resolve()));
+      socket.pause();
+      socket.write(burst);
+      await Bun.sleep(1500);
+      socket.resume();
+      await closed;
+      const all = Buffer.concat(chunks);
+      const targets: string[] = [];
+      let at = 0;
+      while (at < all.length) {
+        const headEnd = all.indexOf("\r\n\r\n", at);
+        expect(headEnd).toBeGreaterThan(at);
+        const head = all.subarray(at, headEnd).toString("latin1");
+        expect(head.startsWith("HTTP/1.1 200 ")).toBe(true);
+        const length = Number(/\r\ncontent-length: (\d+)/i.exec(head)?.[1]);
+        const body = all.subarray(headEnd + 4, headEnd + 4 + length);
+        targets.push((JSON.parse(body.toString()) as WireEcho).target);
+        at = headEnd + 4 + length;
+      }
+      expect(targets.length).toBe(count);
+      expect(targets).toEqual(Array.from({ length: count }, (_, i) => `/n${i}`));
+    } finally {
+      socket.destroy();
+    }
+  });
+
   test("keep-alive: a client connection serves many requests; upstream connections are reused", async () => {
     const client = await WireClient.connect(gw.url);
     try {

@@ -97,18 +97,24 @@ class DenoSocket<T> implements RawSocket<T> {
     if (!this.#isClosed()) this.#readLoop(conn).catch((error: Error) => this.#close(error));
   }
 
-  write(data: Uint8Array | string): number {
+  write(data: Uint8Array | string, byteOffset = 0, byteLength?: number): number {
     if (this.#state !== "open") return -1;
     if (this.#queued >= WRITE_HIGH_WATER) {
       this.#refused = true;
       return 0;
     }
-    const bytes = typeof data === "string" ? utf8.encode(data) : new Uint8Array(data);
+    // A copy either way: the caller may reuse `data` as soon as this returns.
+    const bytes =
+      typeof data === "string"
+        ? utf8.encode(data)
+        : byteLength === undefined && byteOffset === 0
+          ? new Uint8Array(data)
+          : data.slice(byteOffset, byteOffset + (byteLength ?? data.length - byteOffset));
     if (bytes.length === 0) return 0;
     this.#queue.push(bytes);
     this.#queued += bytes.length;
     if (!this.#writing) this.#writeLoop().catch((error: Error) => this.#close(error));
-    return data.length;
+    return typeof data === "string" ? data.length : bytes.length;
   }
 
   end(): void {

@@ -470,6 +470,25 @@ export class ClientSide {
     }
   }
 
+  /**
+   * Writes `buf[0, length)` of a buffer the caller fills again afterwards (RESPONSE_BUFFER):
+   * what the socket does not take now is copied out of it.
+   */
+  writeFrom(conn: ClientConn, buf: Buffer, length: number): void {
+    const socket = conn.socket;
+    if (!socket) return;
+    conn.bytesOut += length;
+    if (conn.outbox.length > 0) {
+      conn.outbox.push(Buffer.from(buf.subarray(0, length)));
+      return;
+    }
+    const written = socket.write(buf, 0, length);
+    if (written < length && written >= 0) {
+      conn.outbox.push(Buffer.from(buf.subarray(written, length)));
+      if (conn.link) pauseLink(conn.link);
+    }
+  }
+
   onDrain(conn: ClientConn): void {
     if (conn.state === "reverse") {
       this.upstream.onDrain(conn.reverse!);
