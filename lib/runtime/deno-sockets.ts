@@ -103,13 +103,16 @@ class DenoSocket<T> implements RawSocket<T> {
       this.#refused = true;
       return 0;
     }
-    // A copy either way: the caller may reuse `data` as soon as this returns.
+    // A copy either way: the caller may reuse `data` as soon as this returns. (Not `slice`: on a
+    // Buffer that is a view, like subarray.)
     const bytes =
       typeof data === "string"
         ? utf8.encode(data)
-        : byteLength === undefined && byteOffset === 0
-          ? new Uint8Array(data)
-          : data.slice(byteOffset, byteOffset + (byteLength ?? data.length - byteOffset));
+        : new Uint8Array(
+            byteLength === undefined && byteOffset === 0
+              ? data
+              : data.subarray(byteOffset, byteOffset + (byteLength ?? data.length - byteOffset)),
+          );
     if (bytes.length === 0) return 0;
     this.#queue.push(bytes);
     this.#queued += bytes.length;
