@@ -224,6 +224,30 @@ const gateway = Bun.spawn({
   stdout: "ignore",
   stderr: "inherit",
 });
+// When the listener first takes a TCP connection, polled every millisecond: the speed issue's
+// goal is within 50 ms of the start, whatever the specs (/healthz also needs the app loaded).
+const listenerOpen = (async () => {
+  for (let i = 0; i < 30_000; i++) {
+    const open = await new Promise<boolean>((resolve) => {
+      Bun.connect({
+        hostname: "127.0.0.1",
+        port,
+        socket: {
+          open(socket) {
+            socket.end();
+            resolve(true);
+          },
+          data() {},
+          connectError: () => resolve(false),
+          error: () => resolve(false),
+        },
+      }).catch(() => resolve(false));
+    });
+    if (open) return performance.now() - spawnedAt;
+    await Bun.sleep(1);
+  }
+  return Number.NaN;
+})();
 const plain = Bun.serve({
   hostname: "127.0.0.1",
   port: 0,
@@ -261,8 +285,9 @@ try {
     await Bun.sleep(10);
   }
   const slowest = Math.max(...healthz);
+  const listenerMs = await listenerOpen;
   console.log(
-    `start-up: /healthz first answered ${ms(listeningMs)} ms after the spawn; while the ${SPECS} spec files loaded ` +
+    `start-up: the listener took a connection ${ms(listenerMs)} ms after the spawn; /healthz first answered ${ms(listeningMs)} ms after the spawn; while the ${SPECS} spec files loaded ` +
       `(the whole document served ${ms(documentMs)} ms after the spawn) it answered ${healthz.length} times, median ` +
       `${ms(median(healthz))} ms, slowest ${ms(slowest)} ms`,
   );
@@ -314,6 +339,7 @@ try {
     rebuildMs: ms(median(rebuildRuns)),
     mergedValid: validation.valid,
     validateMergedMs: ms(validateMs),
+    listenerOpenMs: ms(listenerMs),
     healthzFirstMs: ms(listeningMs),
     documentCompleteMs: ms(documentMs),
     healthzDuringSpecLoadSlowestMs: ms(slowest),
