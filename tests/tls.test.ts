@@ -102,6 +102,57 @@ describe("TLS on the listener", () => {
     expect(plain).not.toBe(200);
   });
 
+  test("over HTTPS, a client that stops reading under 4,000 pipelined requests gets every answer whole and in order once it reads", async () => {
+    // The small answers are built in one shared buffer, which the next answer refills as soon as
+    // write() returns: the TLS socket must have copied (encrypted) what it took, and whatever
+    // waits for the paused reader must be a copy too.
+    const space = makeSpace();
+    const { gw } = await gatewayWithTls(space);
+    const { hostname, port } = new URL(gw.url);
+    await waitFor("the provider through HTTPS", async () => {
+      const response = await fetch(`${gw.url}/api/v1/echo/x`, {
+        tls: { rejectUnauthorized: false },
+      } as RequestInit);
+      return response.status === 200;
+    });
+    const count = 4_000;
+    let burst = "";
+    for (let i = 0; i < count; i++)
+      burst += `GET /api/v1/echo/n${i} HTTP/1.1\r\nHost: gateway.test\r\n${i === count - 1 ? "Connection: close\r\n" : ""}\r\n`;
+    const chunks: Buffer[] = [];
+    const socket = connect({ host: hostname, port: Number(port), rejectUnauthorized: false });
+    const closed = new Promise<void>((resolve, reject) => {
+      socket.on("data", (chunk: Buffer) => chunks.push(chunk));
+      socket.on("end", resolve);
+      socket.on("error", reject);
+    });
+    try {
+      await new Promise<void>((resolve) => socket.once("secureConnect", () => resolve()));
+      socket.pause();
+      socket.write(burst);
+      await Bun.sleep(1500);
+      socket.resume();
+      await closed;
+      const all = Buffer.concat(chunks);
+      const paths: string[] = [];
+      let at = 0;
+      while (at < all.length) {
+        const headEnd = all.indexOf("\r\n\r\n", at);
+        expect(headEnd).toBeGreaterThan(at);
+        const head = all.subarray(at, headEnd).toString("latin1");
+        expect(head.startsWith("HTTP/1.1 200 ")).toBe(true);
+        const length = Number(/\r\ncontent-length: (\d+)/i.exec(head)?.[1]);
+        paths.push(
+          (JSON.parse(all.subarray(headEnd + 4, headEnd + 4 + length).toString()) as { path: string }).path,
+        );
+        at = headEnd + 4 + length;
+      }
+      expect(paths).toEqual(Array.from({ length: count }, (_, i) => `/n${i}`));
+    } finally {
+      socket.destroy();
+    }
+  });
+
   test("a renewed certificate is taken when its files change and on SIGHUP; a bad one is refused and the old one kept", async () => {
     const space = makeSpace();
     const { gw, cert, key, first } = await gatewayWithTls(space);
