@@ -269,6 +269,40 @@ export function parseWireResponse(
 }
 
 /**
+ * Writes `requests` on a connected `socket` (plain or TLS), reads nothing for `pauseMs`, so that
+ * what the server answers piles up past the kernel's buffers, then reads on until the server
+ * ends the connection (the last request should ask it to). Returns every response in order;
+ * throws if bytes are left that are no complete response.
+ */
+export async function readAfterPause(
+  socket: Socket,
+  requests: string,
+  pauseMs: number,
+): Promise<WireResponse[]> {
+  const chunks: Buffer[] = [];
+  const ended = new Promise<void>((resolvePromise, reject) => {
+    socket.on("data", (chunk: Buffer) => chunks.push(chunk));
+    socket.on("end", resolvePromise);
+    socket.on("error", reject);
+  });
+  socket.pause();
+  socket.write(requests);
+  await Bun.sleep(pauseMs);
+  socket.resume();
+  await ended;
+  let rest = Buffer.concat(chunks);
+  const responses: WireResponse[] = [];
+  while (rest.length > 0) {
+    const parsed = parseWireResponse(rest, "GET", true);
+    if (!parsed)
+      throw new Error(`${rest.length} bytes after response ${responses.length} are no whole response`);
+    responses.push(parsed.response);
+    rest = rest.subarray(parsed.length);
+  }
+  return responses;
+}
+
+/**
  * Sends `data` on a fresh connection and reads one response (then closes). For a request that is
  * refused, the connection's end is awaited too, so `closedAfter` says whether the gateway closed it.
  */
