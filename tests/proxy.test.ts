@@ -420,22 +420,28 @@ describe("framing", () => {
   test("a client that stops reading under 12,000 pipelined requests gets every answer whole and in order once it reads", async () => {
     // About 8 MB of answers against a paused reader: past what the kernel's buffers hold, so the
     // gateway's writes go in part and the rest waits in its outbox. The small answers are built
-    // in one shared buffer: what the socket did not take must be a copy, not that buffer.
+    // in one shared buffer: what the socket did not take must be a copy, not that buffer. Every
+    // third request gets a chunked answer, which goes through that buffer too.
     const { connect } = await import("node:net");
     const { port } = new URL(gw.url);
     const count = 12_000;
+    const chunked = (i: number) => i % 3 === 1;
     let burst = "";
-    for (let i = 0; i < count; i++)
-      burst += req("GET", `/api/v1/wire/n${i}`, i === count - 1 ? ["Connection: close"] : []);
+    for (let i = 0; i < count; i++) {
+      const target = chunked(i) ? "/api/v1/wire/chunked" : `/api/v1/wire/n${i}`;
+      burst += req("GET", target, i === count - 1 ? ["Connection: close"] : []);
+    }
     const socket = connect(Number(port), "127.0.0.1");
     try {
       await new Promise<void>((resolve) => socket.once("connect", () => resolve()));
       const responses = await readAfterPause(socket, burst, 1500);
       expect(responses.filter((response) => response.status !== 200).length).toBe(0);
       expect(responses.length).toBe(count);
-      expect(responses.map((response) => response.json<WireEcho>().target)).toEqual(
-        Array.from({ length: count }, (_, i) => `/n${i}`),
-      );
+      expect(
+        responses.map((response, i) =>
+          chunked(i) ? response.body.toString() : response.json<WireEcho>().target,
+        ),
+      ).toEqual(Array.from({ length: count }, (_, i) => (chunked(i) ? "hello world" : `/n${i}`)));
     } finally {
       socket.destroy();
     }

@@ -109,9 +109,7 @@ class DenoSocket<T> implements RawSocket<T> {
       typeof data === "string"
         ? utf8.encode(data)
         : new Uint8Array(
-            byteLength === undefined && byteOffset === 0
-              ? data
-              : data.subarray(byteOffset, byteOffset + (byteLength ?? data.length - byteOffset)),
+            data.subarray(byteOffset, byteLength === undefined ? undefined : byteOffset + byteLength),
           );
     if (bytes.length === 0) return 0;
     this.#queue.push(bytes);

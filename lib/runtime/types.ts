@@ -101,8 +101,9 @@ export interface RawSocket<T> {
   readonly remoteAddress: string;
   /**
    * Returns the bytes written now (the kernel buffer may take fewer), or -1 when closed. With
-   * `byteLength`, only `data[0, byteLength)` is written. What is written is copied before this
-   * returns, so `data` may be filled again at once (the proxy reuses one response buffer).
+   * `byteOffset` and `byteLength`, only `data[byteOffset, byteOffset + byteLength)` is written.
+   * What is written is copied before this returns, so `data` may be filled again at once (the
+   * proxy reuses one response buffer).
    */
   write(data: Uint8Array | string, byteOffset?: number, byteLength?: number): number;
   end(): void;

@@ -73,8 +73,8 @@ export function clientResponse(
   conn: ClientConn,
   response: ResponseHead,
   body: Buffer | null,
-  from = 0,
-  to = body?.length ?? 0,
+  from: number,
+  to: number,
 ): Buffer | string {
   if (response.raw) {
     const tail = rawTail(conn, response);
@@ -100,8 +100,8 @@ export function clientResponseInBuffer(
   conn: ClientConn,
   response: ResponseHead,
   body: Buffer | null,
-  from = 0,
-  to = body?.length ?? 0,
+  from: number,
+  to: number,
 ): number {
   if (!response.raw) return -1;
   const tail = rawTail(conn, response);

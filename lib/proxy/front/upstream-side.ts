@@ -199,16 +199,16 @@ export class UpstreamSide {
       const body = this.takeBody(conn, link, bodyStart);
       // Head and first body bytes in one buffer: one send() instead of two for most responses.
       const coalesce = body.length > 0 && body.length <= COALESCE_LIMIT;
-      client.write(conn, clientResponse(conn, response, coalesce ? body : null));
+      this.#respond(conn, response, coalesce ? body : null, 0, coalesce ? body.length : 0);
       if (!coalesce && body.length > 0) client.write(conn, body);
       this.afterBody(conn, link);
-    } else client.write(conn, clientResponse(conn, response, null));
+    } else this.#respond(conn, response, null, 0, 0);
   }
 
   /** Writes a final response head and `body[from, to)`, built in the shared response buffer when it fits. */
   #respond(conn: ClientConn, response: ResponseHead, body: Buffer | null, from: number, to: number): void {
     const length = clientResponseInBuffer(conn, response, body, from, to);
-    if (length !== -1) this.client.writeFrom(conn, RESPONSE_BUFFER, length);
+    if (length !== -1) this.client.write(conn, RESPONSE_BUFFER, length);
     else this.client.write(conn, clientResponse(conn, response, body, from, to));
   }
 
