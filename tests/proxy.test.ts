@@ -419,9 +419,8 @@ describe("framing", () => {
 
   test("a client that stops reading under 12,000 pipelined requests gets every answer whole and in order once it reads", async () => {
     // About 8 MB of answers against a paused reader: past what the kernel's buffers hold, so the
-    // gateway's writes go in part and the rest waits in its outbox. The small answers are built
-    // in one shared buffer: what the socket did not take must be a copy, not that buffer. Every
-    // third request gets a chunked answer, which goes through that buffer too.
+    // gateway's writes go in part and the rest waits in its outbox, to go out whole and in order
+    // once the client reads. Every third request gets a chunked answer.
     const { connect } = await import("node:net");
     const { port } = new URL(gw.url);
     const count = 12_000;

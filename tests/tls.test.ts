@@ -104,9 +104,8 @@ describe("TLS on the listener", () => {
   });
 
   test("over HTTPS, a client that stops reading under 4,000 pipelined requests gets every answer whole and in order once it reads", async () => {
-    // The small answers are built in one shared buffer, which the next answer refills as soon as
-    // write() returns: the TLS socket must have copied (encrypted) what it took, and whatever
-    // waits for the paused reader must be a copy too.
+    // Answers pile up while the reader is paused: what the TLS socket took and what waits in the
+    // gateway's outbox must both go out whole and in order once it reads.
     const space = makeSpace();
     const { gw } = await gatewayWithTls(space);
     const { hostname, port } = new URL(gw.url);

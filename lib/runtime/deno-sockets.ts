@@ -97,25 +97,18 @@ class DenoSocket<T> implements RawSocket<T> {
     if (!this.#isClosed()) this.#readLoop(conn).catch((error: Error) => this.#close(error));
   }
 
-  write(data: Uint8Array | string, byteOffset = 0, byteLength?: number): number {
+  write(data: Uint8Array | string): number {
     if (this.#state !== "open") return -1;
     if (this.#queued >= WRITE_HIGH_WATER) {
       this.#refused = true;
       return 0;
     }
-    // A copy either way: the caller may reuse `data` as soon as this returns. (Not `slice`: on a
-    // Buffer that is a view, like subarray.)
-    const bytes =
-      typeof data === "string"
-        ? utf8.encode(data)
-        : new Uint8Array(
-            data.subarray(byteOffset, byteLength === undefined ? undefined : byteOffset + byteLength),
-          );
+    const bytes = typeof data === "string" ? utf8.encode(data) : new Uint8Array(data);
     if (bytes.length === 0) return 0;
     this.#queue.push(bytes);
     this.#queued += bytes.length;
     if (!this.#writing) this.#writeLoop().catch((error: Error) => this.#close(error));
-    return typeof data === "string" ? data.length : bytes.length;
+    return data.length;
   }
 
   end(): void {

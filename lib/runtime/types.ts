@@ -99,13 +99,8 @@ export interface RuntimeAdapter {
 export interface RawSocket<T> {
   data: T;
   readonly remoteAddress: string;
-  /**
-   * Returns the bytes written now (the kernel buffer may take fewer), or -1 when closed. With
-   * `byteOffset` and `byteLength`, only `data[byteOffset, byteOffset + byteLength)` is written.
-   * What is written is copied before this returns, so `data` may be filled again at once (the
-   * proxy reuses one response buffer).
-   */
-  write(data: Uint8Array | string, byteOffset?: number, byteLength?: number): number;
+  /** Returns the bytes written now (the kernel buffer may take fewer), or -1 when closed. */
+  write(data: Uint8Array | string): number;
   end(): void;
   terminate(): void;
   pause(): void;

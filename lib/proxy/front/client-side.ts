@@ -453,24 +453,18 @@ export class ClientSide {
     }
   }
 
-  /**
-   * Writes to the client; what the socket does not take waits in the outbox, and the upstream
-   * pauses. With `length`, `data` is RESPONSE_BUFFER, which the next answer fills again: only its
-   * first `length` bytes are sent, and what waits is a copy of them.
-   */
-  write(conn: ClientConn, data: Buffer | string, length = -1): void {
+  /** Writes to the client; what the socket does not take waits in the outbox, and the upstream pauses. */
+  write(conn: ClientConn, data: Buffer | string): void {
     const socket = conn.socket;
     if (!socket) return;
-    const reused = length !== -1;
-    const size = reused ? length : data.length;
-    conn.bytesOut += size;
+    conn.bytesOut += data.length;
     if (conn.outbox.length > 0) {
-      conn.outbox.push(waiting(data, 0, size, reused));
+      conn.outbox.push(toBuffer(data));
       return;
     }
-    const written = reused ? socket.write(data, 0, size) : socket.write(data);
-    if (written < size && written >= 0) {
-      conn.outbox.push(waiting(data, written, size, reused));
+    const written = socket.write(data);
+    if (written < data.length && written >= 0) {
+      conn.outbox.push(toBuffer(data).subarray(written));
       // Backpressure: stop reading the upstream until the client has taken what it was sent.
       if (conn.link) pauseLink(conn.link);
     }
@@ -670,13 +664,6 @@ function endTraffic(conn: ClientConn): void {
 // Request ids: a random per-process prefix and a counter, unique without a UUID's cost per request.
 const ID_PREFIX = crypto.randomUUID().slice(0, 18);
 let idCounter = 0;
-/** What of `data[from, size)` waits in an outbox: a copy when `data` is the reused response buffer. */
-function waiting(data: Buffer | string, from: number, size: number, reused: boolean): Buffer {
-  if (reused) return Buffer.from((data as Buffer).subarray(from, size));
-  const bytes = toBuffer(data);
-  return from === 0 ? bytes : bytes.subarray(from);
-}
-
 function nextRequestId(): string {
   idCounter = idCounter === Number.MAX_SAFE_INTEGER ? 1 : idCounter + 1;
   return ID_PREFIX + idCounter;

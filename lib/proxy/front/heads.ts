@@ -56,15 +56,6 @@ export function upstreamHead(
 }
 
 /**
- * The one buffer the common response (a head scanned as bytes, and a small body) is built in
- * and written from: the socket copies what it takes before `write` returns, and the front runs
- * on one thread, so it is free again at once. A fresh buffer per response was a native
- * allocation per request (and collector work after). 40 KiB: a body up to the coalescing limit
- * (32 KiB) with its head; a larger one gets a buffer of its own.
- */
-export const RESPONSE_BUFFER = Buffer.allocUnsafe(40 * 1024);
-
-/**
  * The client's response head for a final response, followed in the same buffer by
  * `body[from, to)` when a body is given. A range rather than a slice: the first body bytes are
  * mostly the tail of the upstream's read, and a subarray per response is a native allocation.
@@ -73,15 +64,10 @@ export function clientResponse(
   conn: ClientConn,
   response: ResponseHead,
   body: Buffer | null,
-  from: number,
-  to: number,
+  from = 0,
+  to = body?.length ?? 0,
 ): Buffer | string {
-  if (response.raw) {
-    const tail = rawTail(conn, response);
-    const out = Buffer.allocUnsafe(rawLength(response, tail, body ? to - from : 0));
-    fillRaw(out, response, tail, body, from, to);
-    return out;
-  }
+  if (response.raw) return rawClientHead(conn, response, body, from, to);
   const head = latin1Bytes(clientHead(conn, response, false), response.ascii);
   if (!body) return head;
   const out = Buffer.allocUnsafe(head.length + (to - from));
@@ -92,58 +78,31 @@ export function clientResponse(
 }
 
 /**
- * {@link clientResponse} built in {@link RESPONSE_BUFFER} instead, for a head scanned as bytes:
- * the bytes written there, or -1 when the response is not such a head or does not fit (then
- * call clientResponse).
+ * The client's response head from a head scanned as bytes (`scanResponseHeadBytes`): the
+ * upstream's status line and kept header lines copied as they are, the gateway's lines after
+ * them, and `body` (the first body bytes, if given) in the same buffer, for one send().
  */
-export function clientResponseInBuffer(
+function rawClientHead(
   conn: ClientConn,
   response: ResponseHead,
   body: Buffer | null,
   from: number,
   to: number,
-): number {
-  if (!response.raw) return -1;
-  const tail = rawTail(conn, response);
-  const length = rawLength(response, tail, body ? to - from : 0);
-  if (length > RESPONSE_BUFFER.length) return -1;
-  fillRaw(RESPONSE_BUFFER, response, tail, body, from, to);
-  return length;
-}
-
-/**
- * A head scanned as bytes (`scanResponseHeadBytes`) goes out as the upstream's status line and
- * kept header lines copied as they are, then the gateway's lines (this tail), then the body's
- * first bytes, in one buffer for one send().
- */
-function rawTail(conn: ClientConn, response: ResponseHead): string {
-  const location = response.raw!.location;
-  return location === null
-    ? headTail(conn, response)
-    : `location: ${clientLocation(conn, location)}\r\n${headTail(conn, response)}`;
-}
-
-function rawLength(response: ResponseHead, tail: string, bodyLength: number): number {
-  const { statusFrom, statusTo, ranges } = response.raw!;
-  let length = HTTP11.length + (statusTo - statusFrom) + tail.length + bodyLength;
+): Buffer {
+  const { buf, statusFrom, statusTo, ranges, location } = response.raw!;
+  const tail =
+    location === null
+      ? headTail(conn, response)
+      : `location: ${clientLocation(conn, location)}\r\n${headTail(conn, response)}`;
+  let length = HTTP11.length + (statusTo - statusFrom) + tail.length + (body ? to - from : 0);
   for (let i = 0; i < ranges.length; i += 2) length += ranges[i + 1]! - ranges[i]!;
-  return length;
-}
-
-function fillRaw(
-  out: Buffer,
-  response: ResponseHead,
-  tail: string,
-  body: Buffer | null,
-  from: number,
-  to: number,
-): void {
-  const { buf, statusFrom, statusTo, ranges } = response.raw!;
+  const out = Buffer.allocUnsafe(length);
   let at = HTTP11.copy(out, 0);
   at += buf.copy(out, at, statusFrom, statusTo);
   for (let i = 0; i < ranges.length; i += 2) at += buf.copy(out, at, ranges[i]!, ranges[i + 1]!);
   at += out.write(tail, at, "latin1");
   if (body) body.copy(out, at, from, to);
+  return out;
 }
 
 /**

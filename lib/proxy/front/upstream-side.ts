@@ -17,14 +17,7 @@ import {
 import { BULK_CHUNK, type BulkCollector } from "./bulk.ts";
 import { type ClientSide, MAX_PIPELINE_BUFFER } from "./client-side.ts";
 import { type ClientConn, pauseClient, resumeClient, type UpstreamLink } from "./connections.ts";
-import {
-  clientHead,
-  clientResponse,
-  clientResponseInBuffer,
-  latin1Bytes,
-  RESPONSE_BUFFER,
-  toBuffer,
-} from "./heads.ts";
+import { clientHead, clientResponse, latin1Bytes, toBuffer } from "./heads.ts";
 import type { UpstreamPool } from "./pool.ts";
 
 const MAX_RESPONSE_HEAD = 64 * 1024;
@@ -178,7 +171,7 @@ export class UpstreamSide {
     }
     if (!response.keepAlive) conn.keepAlive = conn.keepAlive && !link.untilClose;
     if (noBody || (link.responseChunks === null && !link.untilClose && link.bodyRemaining === 0)) {
-      this.#respond(conn, response, null, 0, 0);
+      client.write(conn, clientResponse(conn, response, null));
       link.state = end < buf.length ? "closed" : "idle";
       client.finishExchange(conn, link);
       return;
@@ -190,7 +183,7 @@ export class UpstreamSide {
       const take = Math.min(link.bodyRemaining, buf.length - end);
       link.bodyRemaining -= take;
       if (link.bodyRemaining === 0) link.state = end + take < buf.length ? "closed" : "idle";
-      this.#respond(conn, response, take > 0 ? buf : null, end, end + take);
+      client.write(conn, clientResponse(conn, response, take > 0 ? buf : null, end, end + take));
       this.afterBody(conn, link);
       return;
     }
@@ -199,17 +192,10 @@ export class UpstreamSide {
       const body = this.takeBody(conn, link, bodyStart);
       // Head and first body bytes in one buffer: one send() instead of two for most responses.
       const coalesce = body.length > 0 && body.length <= COALESCE_LIMIT;
-      this.#respond(conn, response, coalesce ? body : null, 0, coalesce ? body.length : 0);
+      client.write(conn, clientResponse(conn, response, coalesce ? body : null));
       if (!coalesce && body.length > 0) client.write(conn, body);
       this.afterBody(conn, link);
-    } else this.#respond(conn, response, null, 0, 0);
-  }
-
-  /** Writes a final response head and `body[from, to)`, built in the shared response buffer when it fits. */
-  #respond(conn: ClientConn, response: ResponseHead, body: Buffer | null, from: number, to: number): void {
-    const length = clientResponseInBuffer(conn, response, body, from, to);
-    if (length !== -1) this.client.write(conn, RESPONSE_BUFFER, length);
-    else this.client.write(conn, clientResponse(conn, response, body, from, to));
+    } else client.write(conn, clientResponse(conn, response, null));
   }
 
   /** The part of `chunk` that belongs to the body, updating framing state. */
