@@ -84,7 +84,10 @@ async function measure(exe: string, providers: string) {
     const deadline = Date.now() + 60_000;
     for (;;) {
       const status = await fetch(`http://127.0.0.1:${port}/readyz`)
-        .then(async (response) => (await response.arrayBuffer(), response.status))
+        .then(async (response) => {
+          await response.arrayBuffer();
+          return response.status;
+        })
         .catch(() => 0);
       if (status === 200) break;
       if (Date.now() > deadline) throw new Error(`${exe} did not become ready`);
@@ -126,7 +129,9 @@ try {
         const m = await measure(exe, providers);
         const line = `${m.rss} MB (executable ${m.exe}, anonymous ${m.anon})`;
         console.log(`round ${round + 1} ${state.padEnd(7)} ${build}: ${line}`);
-        ((results[state] ??= {})[build] ??= []).push(line);
+        results[state] ??= {};
+        results[state][build] ??= [];
+        results[state][build].push(line);
       }
     }
   }
