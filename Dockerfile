@@ -19,6 +19,8 @@ COPY tsconfig.json main.ts ./
 COPY lib ./lib
 COPY routes ./routes
 COPY scripts/build.ts ./scripts/build.ts
+# The profiles the bytecode is laid out by (less memory; the build works without them too).
+COPY scripts/bytecode-order ./scripts/bytecode-order
 RUN npm run build && ./gateway --version
 
 # --- runtime -----------------------------------------------------------------------------------
