@@ -11,30 +11,16 @@
  * Run: `node_modules/.bin/bun bench/supervisor/memory.ts [GATEWAY] [COMPARE]` (default: one
  * built from this checkout); ROUNDS (2), N (50). Builds are measured interleaved.
  */
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { buildGateway } from "../../scripts/build.ts";
+import { fixtureProviders, gatewayCommand } from "./fixtures.ts";
 
 const N = Number(process.env.N ?? 50);
 const ROUNDS = Number(process.env.ROUNDS ?? 2);
 const work = mkdtempSync(join(tmpdir(), "gateway-bench-memory-"));
 const ROOT = process.getuid?.() === 0;
-
-function providersDir(): string {
-  const dir = join(work, "providers");
-  const fixture = readFileSync(join(import.meta.dir, "fixture.ts"));
-  for (let i = 0; i < N; i++) {
-    const code = `p${String(i).padStart(3, "0")}`;
-    mkdirSync(join(dir, code), { recursive: true });
-    writeFileSync(join(dir, code, "fixture.ts"), fixture);
-    writeFileSync(
-      join(dir, code, "manifest.yaml"),
-      `code: ${code}\nruntime: bun\nentry: ./fixture.ts\nhealth: { path: /health }\nstop_timeout: 2s\n`,
-    );
-  }
-  return dir;
-}
 
 function dropPageCache(): void {
   Bun.spawnSync(["bash", "-c", "sync; echo 1 > /proc/sys/vm/drop_caches"]);
@@ -65,17 +51,7 @@ async function measure(exe: string, providers: string) {
   const port = listener.port;
   listener.stop(true);
   const proc = Bun.spawn({
-    cmd: [
-      exe,
-      "--providers-dir",
-      providers,
-      "--port",
-      String(port),
-      "--log-level",
-      "warn",
-      "--log-format",
-      "json",
-    ],
+    cmd: gatewayCommand(exe, providers, port),
     stdin: "ignore",
     stdout: "ignore",
     stderr: "ignore",
@@ -109,7 +85,7 @@ try {
     await buildGateway(builds[0]!);
   }
   if (process.argv[3]) builds.push(resolve(process.argv[3]));
-  const providers = providersDir();
+  const providers = fixtureProviders(join(work, "providers"), N);
   const states = ROOT ? ["disk", "written", "read"] : ["written"];
   if (!ROOT)
     console.log("not root: the page cache cannot be dropped, so only the `written` state is measured");

@@ -20,6 +20,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
 import { buildGateway } from "../../scripts/build.ts";
+import { fixtureProviders, gatewayCommand } from "./fixtures.ts";
 
 const N = Number(process.env.N ?? 50);
 const ROUNDS = Number(process.env.ROUNDS ?? 9);
@@ -61,32 +62,12 @@ async function gatewayUnderTest(): Promise<string> {
 
 /** A providers dir of `count` fixture providers (runtime bun, health /health). */
 function providersDir(name: string, count: number): string {
-  const dir = join(work, name);
-  for (let i = 0; i < count; i++) {
-    const code = `p${String(i).padStart(3, "0")}`;
-    mkdirSync(join(dir, code), { recursive: true });
-    writeFileSync(join(dir, code, "fixture.ts"), readFileSync(FIXTURE));
-    writeFileSync(
-      join(dir, code, "manifest.yaml"),
-      `code: ${code}\nruntime: bun\nentry: ./fixture.ts\nhealth: { path: /health }\nstop_timeout: 2s\n`,
-    );
-  }
-  return dir;
+  return fixtureProviders(join(work, name), count);
 }
 
 function spawnGateway(gateway: string, dir: string, port: number): Subprocess<"ignore", "pipe", "pipe"> {
   const proc = Bun.spawn({
-    cmd: [
-      gateway,
-      "--providers-dir",
-      dir,
-      "--port",
-      String(port),
-      "--log-level",
-      "warn",
-      "--log-format",
-      "json",
-    ],
+    cmd: gatewayCommand(gateway, dir, port),
     stdin: "ignore",
     stdout: "pipe",
     stderr: "pipe",
