@@ -9,9 +9,10 @@
  * - `read`: all cached, the file read whole after a drop (root only, like `disk`).
  *
  * Run: `node_modules/.bin/bun bench/supervisor/memory.ts [GATEWAY] [COMPARE]` (default: one
- * built from this checkout); ROUNDS (2), N (50). Builds are measured interleaved.
+ * built from this checkout); ROUNDS (2), N (50). Builds are measured interleaved. Writes
+ * bench/supervisor/memory-last-results.json.
  */
-import { copyFileSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { buildGateway } from "../../scripts/build.ts";
@@ -111,7 +112,9 @@ try {
       }
     }
   }
-  console.log(JSON.stringify({ date: new Date().toISOString(), providers: N, results }, null, 2));
+  const out = { date: new Date().toISOString(), providers: N, builds, results };
+  console.log(JSON.stringify(out, null, 2));
+  writeFileSync(join(import.meta.dir, "memory-last-results.json"), `${JSON.stringify(out, null, 2)}\n`);
 } finally {
   rmSync(work, { recursive: true, force: true });
 }
