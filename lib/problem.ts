@@ -69,7 +69,7 @@ export function problemResponse(status: number, detail: string, options: Problem
 export function answerOptions(answer: Answer, headers?: Record<string, string>): ProblemOptions {
   return {
     headers: { ...answer.headers, ...headers },
-    extra: answer.cause ? { cause: answer.cause } : undefined,
+    extra: answer.cause ? { ...answer.extra, cause: answer.cause } : answer.extra,
   };
 }
 

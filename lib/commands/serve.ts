@@ -120,9 +120,11 @@ export async function startGateway(
   const host = server.hostname.includes(":") ? `[${server.hostname}]` : server.hostname;
   gateway.url = `${tls ? "https" : "http"}://${host}:${server.port}`;
   gateway.start();
-  // Only now, with the listener open, the providers spawned and the app that answers /healthz
-  // loaded: spec files take CPU time to read (ProviderSpecs loads them one per event-loop turn).
-  void Promise.resolve(appHandle()).then(() => gateway.releaseSpecs());
+  // Only now, with the listener open and the providers spawned: spec files take CPU time to read
+  // (ProviderSpecs loads them one per event-loop turn). The app (admin API, documents, dashboard)
+  // loads when a request first needs it: health checks and the proxy never do (the front answers
+  // /healthz and /readyz), which keeps its 8 MB out of a gateway that only proxies.
+  gateway.releaseSpecs();
   // The JIT waits for the end of the start-up wave: during it, compiling run-once code on a
   // second core only slows the providers starting (scripts/build.ts).
   void gateway.startupWaveOver(STARTUP_JIT_MAX_MS).then(() => adapter.startupDone());
@@ -212,6 +214,7 @@ async function listen(
       accessLog: config.accessLog ? new AccessLog(logger.child({ log: "access" })).add : undefined,
       tls,
       tunnels: gateway.tunnels,
+      readiness: () => gateway.readiness(),
     });
   } catch (error) {
     await internal.stop(true);

@@ -16,6 +16,8 @@ export interface Answer {
   headers?: Record<string, string>;
   /** For upstream failures: how it failed (a problem extension member, `cause`). */
   cause?: UpstreamFailure;
+  /** Other problem extension members. */
+  extra?: Record<string, unknown>;
 }
 
 /** Who a request was for: a provider by code, or the gateway's own app (`null`). */
@@ -24,6 +26,13 @@ type Target = string | null;
 const who = (target: Target) => (target === null ? "The gateway's own app" : `Provider "${target}"`);
 
 export const answers = {
+  /** `GET /readyz` while an enabled local provider is not ready: who, and in what status. */
+  notAllReady: (waiting: Array<{ code: string; status: string }>): Answer => ({
+    status: 503,
+    detail: `Not ready: ${waiting.map((w) => `${w.code} is ${w.status}`).join(", ")}`,
+    headers: { "retry-after": "1" },
+    extra: { waiting },
+  }),
   notReady: (code: string, status: string, heldMs?: number): Answer => ({
     status: 503,
     detail:

@@ -20,11 +20,15 @@ import {
   resumeLink,
   type UpstreamLink,
 } from "./connections.ts";
-import { answerBytes, latin1Bytes, toBuffer, upstreamHead } from "./heads.ts";
+import { answerBytes, latin1Bytes, okJsonBytes, toBuffer, upstreamHead } from "./heads.ts";
 import type { FrontOptions } from "./index.ts";
 import type { UpstreamPool } from "./pool.ts";
 import { headerMap, type TunnelAddress, tunnelCode } from "./reverse.ts";
 import type { UpstreamSide } from "./upstream-side.ts";
+
+/** The bodies of `/healthz` and `/readyz` (routes/health.ts answers the same). */
+const HEALTHY_BODY = JSON.stringify({ status: "ok" });
+const READY_BODY = JSON.stringify({ status: "ready" });
 
 /** How often timeouts are checked (and the coarse clock read). */
 export const SWEEP_MS = 250;
@@ -266,6 +270,14 @@ export class ClientSide {
       // An external agent's URL may have a path: requests go under it.
       upstreamTarget = (endpoint.basePath ? endpoint.basePath + match.rest : match.rest) + normalized.query;
     } else {
+      if (
+        (normalized.path === "/healthz" || normalized.path === "/readyz") &&
+        (head.method === "GET" || head.method === "HEAD") &&
+        this.options.readiness
+      ) {
+        this.answerHealth(conn, normalized.path === "/readyz");
+        return;
+      }
       if (hasEncodedSeparator(normalized.path)) {
         this.refuse(conn, answers.encodedSeparator());
         return;
@@ -409,6 +421,29 @@ export class ClientSide {
   }
 
   /** Answers locally; when the request has a body the gateway did not read, the connection closes after. */
+  /** `/healthz` (200 while the gateway runs) or `/readyz` (200, or 503 naming who is not ready), answered here. */
+  answerHealth(conn: ClientConn, readyz: boolean): void {
+    const readiness = readyz ? this.options.readiness!() : undefined;
+    if (readiness && !readiness.ready) {
+      this.refuse(conn, answers.notAllReady(readiness.waiting));
+      return;
+    }
+    const head = conn.request!;
+    const unreadBody = head.chunked || (head.contentLength ?? 0) > 0;
+    const close = unreadBody || !conn.keepAlive;
+    conn.status = 200;
+    this.write(
+      conn,
+      okJsonBytes(readyz ? READY_BODY : HEALTHY_BODY, {
+        requestId: conn.requestId,
+        close,
+        headRequest: head.method === "HEAD",
+      }),
+    );
+    if (close) this.close(conn);
+    else this.awaitNextHead(conn);
+  }
+
   refuse(conn: ClientConn, answer: Answer): void {
     const head = conn.request;
     const unreadBody = head !== null && (head.chunked || (head.contentLength ?? 0) > 0);

@@ -154,15 +154,40 @@ export function answerBytes(
   answer: Answer,
   options: { requestId: string; close: boolean; headRequest: boolean },
 ): Buffer {
-  const body = problemJson(
-    answer.status,
-    answer.detail,
-    answer.cause ? { extra: { cause: answer.cause } } : {},
-  );
+  const body = problemJson(answer.status, answer.detail, {
+    extra: answer.cause ? { ...answer.extra, cause: answer.cause } : answer.extra,
+  });
   let head = `HTTP/1.1 ${answer.status} ${statusTitle(answer.status)}\r\ncontent-type: application/problem+json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n`;
   if (options.requestId) head += `x-request-id: ${options.requestId}\r\n`;
   if (answer.headers)
     for (const [name, value] of Object.entries(answer.headers)) head += `${name}: ${value}\r\n`;
+  if (options.close) head += "connection: close\r\n";
+  return Buffer.from(`${head}\r\n${options.headRequest ? "" : body}`);
+}
+
+let dateSecond = 0;
+let dateText = "";
+
+/** Now as an HTTP date (a 2xx answer of an origin server carries one), made at most once a second. */
+function httpDate(): string {
+  const second = Math.floor(Date.now() / 1000);
+  if (second !== dateSecond) {
+    dateSecond = second;
+    dateText = new Date(second * 1000).toUTCString();
+  }
+  return dateText;
+}
+
+/**
+ * The gateway's own 200 JSON answer (`/healthz`, `/readyz`: `body` is ASCII JSON) as a whole
+ * response. No body for a HEAD request, its Content-Length that of the GET.
+ */
+export function okJsonBytes(
+  body: string,
+  options: { requestId: string; close: boolean; headRequest: boolean },
+): Buffer {
+  let head = `HTTP/1.1 200 OK\r\ndate: ${httpDate()}\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n`;
+  if (options.requestId) head += `x-request-id: ${options.requestId}\r\n`;
   if (options.close) head += "connection: close\r\n";
   return Buffer.from(`${head}\r\n${options.headRequest ? "" : body}`);
 }

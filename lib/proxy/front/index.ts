@@ -49,6 +49,11 @@ export interface FrontOptions {
   tls?: TlsFiles;
   /** Admits dial-out agents' tunnel connections (`GET /_gateway/providers/:code/tunnel`). */
   tunnels?: TunnelGate;
+  /**
+   * With it, `GET` (and `HEAD`) `/healthz` and `/readyz` are answered here, from this, without
+   * a hop to the gateway's app: health checks neither wait for its modules nor load them.
+   */
+  readiness?: () => { ready: boolean; waiting: Array<{ code: string; status: string }> };
 }
 
 export interface Front extends RawListener {
