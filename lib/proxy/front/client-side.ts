@@ -420,7 +420,6 @@ export class ClientSide {
     if (!conn.responseStarted) conn.responseDeadline = Date.now() + (conn.target?.timeoutMs ?? 60_000);
   }
 
-  /** Answers locally; when the request has a body the gateway did not read, the connection closes after. */
   /** `/healthz` (200 while the gateway runs) or `/readyz` (200, or 503 naming who is not ready), answered here. */
   answerHealth(conn: ClientConn, readyz: boolean): void {
     const readiness = readyz ? this.options.readiness!() : undefined;
@@ -444,6 +443,7 @@ export class ClientSide {
     else this.awaitNextHead(conn);
   }
 
+  /** Answers locally; when the request has a body the gateway did not read, the connection closes after. */
   refuse(conn: ClientConn, answer: Answer): void {
     const head = conn.request;
     const unreadBody = head !== null && (head.chunked || (head.contentLength ?? 0) > 0);
