@@ -6,13 +6,14 @@
 import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import {
   addEchoProvider,
-  addProvider,
+  addNeverReadyProvider,
   cleanup,
   makeSpace,
   request,
   serveArgs,
   spawnGateway,
   WireClient,
+  type WireResponse,
   waitForStatus,
 } from "./helpers.ts";
 
@@ -22,22 +23,20 @@ afterEach(async () => {
   expect(await cleanup()).toEqual([]);
 });
 
+/** Reads the answer to a HEAD of what `get` answered: same status and Content-Length, no body. */
+async function expectHeadOf(client: WireClient, get: WireResponse): Promise<void> {
+  const head = await client.readResponse({ method: "HEAD" });
+  expect(head.status).toBe(get.status);
+  expect(head.header("content-length")).toBe(String(get.body.length));
+  expect(head.body.length).toBe(0);
+}
+
 describe("health checks", () => {
   test("on one keep-alive connection: GET and HEAD of /healthz and /readyz framed alike, 503 naming who is not ready, POST still 404", async () => {
     const space = makeSpace();
     addEchoProvider(space, "quick");
     // Runs but never listens: it stays starting for the whole test.
-    addProvider(
-      space,
-      "sleepy",
-      {
-        code: "sleepy",
-        runtime: "exec",
-        binary: "./forever.sh",
-        health: { path: "/health", startup_timeout: "60s" },
-      },
-      { fixtures: ["forever.sh"] },
-    );
+    addNeverReadyProvider(space, "sleepy", { health: { path: "/health", startup_timeout: "60s" } });
     const gw = await spawnGateway(serveArgs(space));
     await waitForStatus(gw.url, "quick", "ready");
     const client = await WireClient.connect(gw.url);
@@ -59,10 +58,7 @@ describe("health checks", () => {
       expect(healthz.header("x-request-id")).toBeTruthy();
       expect(Math.abs(Date.parse(healthz.header("date") ?? "") - Date.now())).toBeLessThan(60_000);
 
-      const healthzHead = await client.readResponse({ method: "HEAD" });
-      expect(healthzHead.status).toBe(200);
-      expect(healthzHead.header("content-length")).toBe(String(healthz.body.length));
-      expect(healthzHead.body.length).toBe(0);
+      await expectHeadOf(client, healthz);
 
       const readyz = await client.readResponse();
       expect(readyz.status).toBe(503);
@@ -73,10 +69,7 @@ describe("health checks", () => {
       expect(problem.detail).toBe("Not ready: sleepy is starting");
       expect(problem.waiting).toEqual([{ code: "sleepy", status: "starting" }]);
 
-      const readyzHead = await client.readResponse({ method: "HEAD" });
-      expect(readyzHead.status).toBe(503);
-      expect(readyzHead.header("content-length")).toBe(String(readyz.body.length));
-      expect(readyzHead.body.length).toBe(0);
+      await expectHeadOf(client, readyz);
 
       // Only GET and HEAD are health checks; anything else is the app's, as before.
       const post = await client.readResponse();

@@ -10,6 +10,7 @@ import { runtime } from "../lib/runtime/index.ts";
 import {
   addEchoProvider,
   addGrandchildProvider,
+  addNeverReadyProvider,
   addProvider,
   cleanup,
   expectSiblingServes,
@@ -114,18 +115,10 @@ describe("a provider that cannot run is failed with a clear error and spares its
 
   test("never gets healthy within a small startup_timeout: failed and its process is gone", async () => {
     const space = makeSpace();
-    addProvider(
-      space,
-      "sleepy",
-      {
-        code: "sleepy",
-        runtime: "exec",
-        binary: "./forever.sh",
-        health: { path: "/health", startup_timeout: "1s" },
-        restart: { policy: "never" },
-      },
-      { fixtures: ["forever.sh"] },
-    );
+    addNeverReadyProvider(space, "sleepy", {
+      health: { path: "/health", startup_timeout: "1s" },
+      restart: { policy: "never" },
+    });
     const gw = await startUnderTestWithSibling(space);
     const view = await waitForStatus(gw.url, "sleepy", "failed");
     expect(view.last_error).toContain("startup_timeout");

@@ -74,6 +74,19 @@ export function addGrandchildProvider(
   return addProvider(space, code, manifest, { fixtures: ["grandchild.sh", "echo.ts"] });
 }
 
+/**
+ * A provider that runs but never listens (`forever.sh`), so it is never healthy: it stays
+ * `starting` until its `startup_timeout` (in `health`, given by the caller).
+ */
+export function addNeverReadyProvider(space: Space, code: string, extra: Record<string, unknown>): string {
+  return addProvider(
+    space,
+    code,
+    { code, runtime: "exec", binary: "./forever.sh", ...extra },
+    { fixtures: ["forever.sh"] },
+  );
+}
+
 /** What the wire fixture echoes for a request it has no route for. */
 export interface WireEcho {
   provider: string;
