@@ -60,21 +60,20 @@ async function probeHealth(
 }
 
 async function probeConnect(agent: AgentAddress, timeoutMs: number): Promise<string | null> {
-  const where = `${agent.protocol === "https" ? "A TLS handshake with" : "A TCP connection to"} ${agent.host}:${agent.port} (${agent.address})`;
-  const { connect: tlsConnect } =
-    agent.protocol === "https" ? await import("node:tls") : { connect: undefined };
-  const { connect: tcpConnect } =
-    agent.protocol === "https" ? { connect: undefined } : await import("node:net");
+  const https = agent.protocol === "https";
+  const where = `${https ? "A TLS handshake with" : "A TCP connection to"} ${agent.host}:${agent.port} (${agent.address})`;
+  const target = { host: agent.address, port: agent.port };
+  // Listeners are added below in the same turn, before the socket can report anything.
+  const socket = https
+    ? (await import("node:tls")).connect({ ...target, servername: agent.host })
+    : (await import("node:net")).connect(target);
   return new Promise((resolve) => {
     const done = (reason: string | null) => {
       clearTimeout(timer);
       socket.destroy();
       resolve(reason);
     };
-    const socket =
-      tlsConnect !== undefined
-        ? tlsConnect({ host: agent.address, port: agent.port, servername: agent.host }, () => done(null))
-        : tcpConnect!({ host: agent.address, port: agent.port }, () => done(null));
+    socket.once(https ? "secureConnect" : "connect", () => done(null));
     const timer = setTimeout(() => done(`${where} did not complete within ${timeoutMs} ms`), timeoutMs);
     socket.on("error", (error) => done(`${where} failed: ${error.message}`));
   });

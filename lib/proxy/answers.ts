@@ -20,6 +20,10 @@ export interface Answer {
   extra?: Record<string, unknown>;
 }
 
+/** The bodies of `/healthz` and `/readyz` when they answer 200, from the front and from the app alike. */
+export const HEALTHY_BODY = JSON.stringify({ status: "ok" });
+export const READY_BODY = JSON.stringify({ status: "ready" });
+
 /** Who a request was for: a provider by code, or the gateway's own app (`null`). */
 type Target = string | null;
 

@@ -5,7 +5,7 @@
  * client's timeouts and the connection cap.
  */
 import type { RawAddress, RawHandlers, RawSockets } from "../../runtime/index.ts";
-import { type Answer, answers } from "../answers.ts";
+import { type Answer, answers, HEALTHY_BODY, READY_BODY } from "../answers.ts";
 import { REQUEST_ID } from "../headers.ts";
 import { ChunkedTracker, findHeadEnd, HttpParseError, type RequestHead, scanRequestHead } from "../http1.ts";
 import { hasEncodedSeparator, normalizeTarget } from "../path.ts";
@@ -25,10 +25,6 @@ import type { FrontOptions } from "./index.ts";
 import type { UpstreamPool } from "./pool.ts";
 import { headerMap, type TunnelAddress, tunnelCode } from "./reverse.ts";
 import type { UpstreamSide } from "./upstream-side.ts";
-
-/** The bodies of `/healthz` and `/readyz` (routes/health.ts answers the same). */
-const HEALTHY_BODY = JSON.stringify({ status: "ok" });
-const READY_BODY = JSON.stringify({ status: "ready" });
 
 /** How often timeouts are checked (and the coarse clock read). */
 export const SWEEP_MS = 250;
@@ -427,16 +423,14 @@ export class ClientSide {
       this.refuse(conn, answers.notAllReady(readiness.waiting));
       return;
     }
-    const head = conn.request!;
-    const unreadBody = head.chunked || (head.contentLength ?? 0) > 0;
-    const close = unreadBody || !conn.keepAlive;
+    const close = this.closesAfterLocalAnswer(conn);
     conn.status = 200;
     this.write(
       conn,
       okJsonBytes(readyz ? READY_BODY : HEALTHY_BODY, {
         requestId: conn.requestId,
         close,
-        headRequest: head.method === "HEAD",
+        headRequest: conn.request?.method === "HEAD",
       }),
     );
     if (close) this.close(conn);
@@ -445,10 +439,16 @@ export class ClientSide {
 
   /** Answers locally; when the request has a body the gateway did not read, the connection closes after. */
   refuse(conn: ClientConn, answer: Answer): void {
+    const close = this.closesAfterLocalAnswer(conn);
+    this.answer(conn, answer, close);
+    if (!close) this.awaitNextHead(conn);
+  }
+
+  /** Whether a connection must close after a local answer: the request has a body left unread, or no keep-alive. */
+  closesAfterLocalAnswer(conn: ClientConn): boolean {
     const head = conn.request;
     const unreadBody = head !== null && (head.chunked || (head.contentLength ?? 0) > 0);
-    this.answer(conn, answer, unreadBody || !conn.keepAlive);
-    if (!unreadBody && conn.keepAlive) this.awaitNextHead(conn);
+    return unreadBody || !conn.keepAlive;
   }
 
   relayRequestBody(conn: ClientConn, chunk: Buffer, offset: number): void {

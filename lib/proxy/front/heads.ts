@@ -5,7 +5,7 @@
  * A connection is passed rather than a facts object, as these run once or twice per request and
  * an object per call would be garbage per request.
  */
-import { problemJson, statusTitle } from "../../problem.ts";
+import { answerOptions, problemJson, statusTitle } from "../../problem.ts";
 import type { Answer } from "../answers.ts";
 import { rewriteLocation } from "../forward.ts";
 import { asksForTrailers, CLIENT_ADDRESS_HEADER, REQUEST_DROPPED, RESPONSE_DROPPED } from "../headers.ts";
@@ -154,9 +154,7 @@ export function answerBytes(
   answer: Answer,
   options: { requestId: string; close: boolean; headRequest: boolean },
 ): Buffer {
-  const body = problemJson(answer.status, answer.detail, {
-    extra: answer.cause ? { ...answer.extra, cause: answer.cause } : answer.extra,
-  });
+  const body = problemJson(answer.status, answer.detail, answerOptions(answer));
   let head = `HTTP/1.1 ${answer.status} ${statusTitle(answer.status)}\r\ncontent-type: application/problem+json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n`;
   if (options.requestId) head += `x-request-id: ${options.requestId}\r\n`;
   if (answer.headers)
