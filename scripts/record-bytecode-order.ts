@@ -17,30 +17,15 @@
  * of an older build still applies (changed functions are laid out as cold): record again when
  * start-up or the proxy path has changed much.
  */
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { fixtureProviders, status, until200 } from "../bench/supervisor/fixtures.ts";
+import { bunAdapter } from "../lib/runtime/bun.ts";
 import { BYTECODE_ORDER_DIR, buildGateway } from "./build.ts";
 
 const REPO = resolve(import.meta.dir, "..");
-const FIXTURE = readFileSync(join(REPO, "bench", "supervisor", "fixture.ts"));
 const work = mkdtempSync(join(tmpdir(), "gateway-bytecode-order-"));
-
-/** Adds `count` small bun providers (`fixture-N`) to the providers dir `dir`. */
-function addFixtures(dir: string, count: number): string[] {
-  const codes: string[] = [];
-  for (let i = 0; i < count; i++) {
-    const code = `fixture-${i}`;
-    mkdirSync(join(dir, code), { recursive: true });
-    writeFileSync(join(dir, code, "fixture.ts"), FIXTURE);
-    writeFileSync(
-      join(dir, code, "manifest.yaml"),
-      `code: ${code}\nruntime: bun\nentry: ./fixture.ts\nhealth: { path: /health }\n`,
-    );
-    codes.push(code);
-  }
-  return codes;
-}
 
 /** Runs `gateway` on `providers` until /readyz, then `use(get)`, then stops it; writes `out`. */
 async function record(
@@ -50,9 +35,7 @@ async function record(
   flags: string[],
   use: (get: (path: string) => Promise<number>) => Promise<void>,
 ): Promise<void> {
-  const listener = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const port = listener.port;
-  listener.stop(true);
+  const port = bunAdapter.freePort();
   const proc = Bun.spawn({
     cmd: [gateway, "--providers-dir", providers, "--port", String(port), ...flags],
     env: { ...process.env, BUN_BYTECODE_ORDER_OUT: out },
@@ -61,20 +44,12 @@ async function record(
     stderr: "pipe",
   });
   const log = new Response(proc.stderr).text();
-  const get = async (path: string) => {
-    try {
-      const response = await fetch(`http://127.0.0.1:${port}${path}`);
-      await response.arrayBuffer();
-      return response.status;
-    } catch {
-      return 0;
-    }
-  };
-  const deadline = Date.now() + 60_000;
-  while ((await get("/readyz")) !== 200) {
-    if (Date.now() > deadline || proc.exitCode !== null)
-      throw new Error(`the gateway did not become ready:\n${proc.exitCode === null ? "" : await log}`);
-    await Bun.sleep(20);
+  const get = (path: string) => status(`http://127.0.0.1:${port}${path}`);
+  try {
+    await until200(`http://127.0.0.1:${port}/readyz`, performance.now(), 20, 60_000);
+  } catch (error) {
+    proc.kill("SIGKILL");
+    throw new Error(`${(error as Error).message}:\n${await log}`);
   }
   await use(get);
   proc.kill("SIGTERM");
@@ -87,12 +62,14 @@ try {
   mkdirSync(BYTECODE_ORDER_DIR, { recursive: true });
 
   const start = join(work, "start");
-  addFixtures(start, 50);
+  fixtureProviders(start, 50);
   await record(gateway, start, join(BYTECODE_ORDER_DIR, "1-start.order"), [], () => Bun.sleep(1000));
 
   const use = join(work, "use");
   cpSync(join(REPO, "examples", "providers"), use, { recursive: true });
-  const codes = ["hello-core", "widgets", "files", ...addFixtures(use, 20)];
+  fixtureProviders(use, 20);
+  // Each folder is a provider whose code is its name (the examples' and the fixtures' alike).
+  const codes = readdirSync(use);
   await record(
     gateway,
     use,

@@ -1,4 +1,7 @@
-/** What the supervisor benchmarks share: the fixture providers and the gateway's command line. */
+/**
+ * What the supervisor benchmarks (and scripts/record-bytecode-order.ts) share: the fixture
+ * providers, the gateway's command line, and waiting for a 200.
+ */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
@@ -32,4 +35,29 @@ export function gatewayCommand(gateway: string, dir: string, port: number): stri
     "--log-format",
     "json",
   ];
+}
+
+/** The status `url` answers (its body read), or 0 when nothing answers. */
+export async function status(url: string): Promise<number> {
+  try {
+    const response = await fetch(url);
+    await response.arrayBuffer();
+    return response.status;
+  } catch {
+    return 0;
+  }
+}
+
+/** Polls `url` every `everyMs` until it answers 200; returns when, in ms since `since`. */
+export async function until200(
+  url: string,
+  since: number,
+  everyMs = 5,
+  timeoutMs = 120_000,
+): Promise<number> {
+  while (performance.now() - since < timeoutMs) {
+    if ((await status(url)) === 200) return performance.now() - since;
+    await Bun.sleep(everyMs);
+  }
+  throw new Error(`${url} did not answer 200 within ${timeoutMs} ms`);
 }

@@ -15,8 +15,9 @@
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { bunAdapter } from "../../lib/runtime/bun.ts";
 import { buildGateway } from "../../scripts/build.ts";
-import { fixtureProviders, gatewayCommand } from "./fixtures.ts";
+import { fixtureProviders, gatewayCommand, until200 } from "./fixtures.ts";
 
 const N = Number(process.env.N ?? 50);
 const ROUNDS = Number(process.env.ROUNDS ?? 2);
@@ -48,9 +49,7 @@ function residentOf(pid: number, exe: string): { rss: number; exe: number; anon:
 }
 
 async function measure(exe: string, providers: string) {
-  const listener = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const port = listener.port;
-  listener.stop(true);
+  const port = bunAdapter.freePort();
   const proc = Bun.spawn({
     cmd: gatewayCommand(exe, providers, port),
     stdin: "ignore",
@@ -58,18 +57,7 @@ async function measure(exe: string, providers: string) {
     stderr: "ignore",
   });
   try {
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      const status = await fetch(`http://127.0.0.1:${port}/readyz`)
-        .then(async (response) => {
-          await response.arrayBuffer();
-          return response.status;
-        })
-        .catch(() => 0);
-      if (status === 200) break;
-      if (Date.now() > deadline) throw new Error(`${exe} did not become ready`);
-      await Bun.sleep(5);
-    }
+    await until200(`http://127.0.0.1:${port}/readyz`, performance.now(), 5, 60_000);
     await Bun.sleep(2000);
     return residentOf(proc.pid, exe);
   } finally {

@@ -20,7 +20,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
 import { buildGateway } from "../../scripts/build.ts";
-import { fixtureProviders, gatewayCommand } from "./fixtures.ts";
+import { fixtureProviders, gatewayCommand, status, until200 } from "./fixtures.ts";
 
 const N = Number(process.env.N ?? 50);
 const ROUNDS = Number(process.env.ROUNDS ?? 9);
@@ -84,25 +84,6 @@ async function stopGateway(proc: Subprocess): Promise<void> {
   const code = await Promise.race([proc.exited, Bun.sleep(30_000).then(() => "hung")]);
   if (code === "hung") proc.kill("SIGKILL");
   running.delete(proc);
-}
-
-async function status(url: string): Promise<number> {
-  try {
-    const response = await fetch(url);
-    await response.arrayBuffer();
-    return response.status;
-  } catch {
-    return 0;
-  }
-}
-
-/** Polls `url` every `everyMs` until it answers 200; returns when, in ms since `since`. */
-async function until200(url: string, since: number, everyMs = 5, timeoutMs = 120_000): Promise<number> {
-  while (performance.now() - since < timeoutMs) {
-    if ((await status(url)) === 200) return performance.now() - since;
-    await Bun.sleep(everyMs);
-  }
-  throw new Error(`${url} did not answer 200 within ${timeoutMs} ms`);
 }
 
 async function floorRun(bunCmd: string, env: Record<string, string>): Promise<number> {
