@@ -421,6 +421,19 @@ export class Gateway {
     return entry;
   }
 
+  /**
+   * Whether a provider {@link start} would start runs under a runtime that does not end with the
+   * gateway by itself (`dies_with_gateway`): those are spawned behind the parent-death wrapper,
+   * whose one-time probe is worth starting early (RuntimeAdapter.prepareSpawning).
+   */
+  startsWrappedProviders(): boolean {
+    for (const entry of this.#startable()) {
+      const runtime = entry.discovered.manifest.runtime;
+      if (runtime && !this.runtimes.resolve(runtime).dies_with_gateway) return true;
+    }
+    return false;
+  }
+
   /** Starts every enabled provider (or those given); each waits for its `depends_on` to be ready first. */
   start(entries: Iterable<ProviderEntry> = this.#startable()): void {
     this.trafficHistory.start();

@@ -82,6 +82,8 @@ export async function startGateway(
   const logger = options.logger ?? new Logger({ level: config.logLevel, format: config.logFormat });
   const gateway = options.gateway ?? new Gateway(config, { adapter, logger });
   if (!options.gateway) gateway.load({ persist: options.persistRegistry });
+  // Started now, it runs on the other core while this one opens the listener.
+  const spawningPrepared = gateway.startsWrappedProviders() ? adapter.prepareSpawning() : undefined;
   // Before any provider binds a port: end what a previous run, killed without clean-up, left behind.
   await reapOrphans(gateway.ledger.file, adapter.killGroup, logger);
   // The HTTP app (admin API, OpenAPI, docs, with their modules) is not needed to start the
@@ -119,6 +121,7 @@ export async function startGateway(
   const server = await listen({ ...config, maxConnections }, adapter, gateway, appHandle, logger, tls);
   const host = server.hostname.includes(":") ? `[${server.hostname}]` : server.hostname;
   gateway.url = `${tls ? "https" : "http"}://${host}:${server.port}`;
+  await spawningPrepared;
   gateway.start();
   // Only now, with the listener open and the providers spawned: spec files take CPU time to read
   // (ProviderSpecs loads them one per event-loop turn). The app (admin API, documents, dashboard)

@@ -1,4 +1,4 @@
-import { parentDeathPrefix, requireExecutable } from "./parent-death.ts";
+import { parentDeathPrefix, probeParentDeathAhead, requireExecutable } from "./parent-death.ts";
 import { raiseNoFile } from "./rlimit.ts";
 import type {
   ChildProcess,
@@ -122,6 +122,11 @@ function runsToSuccess(cmd: string[]): boolean {
   return Bun.spawnSync({ cmd, stdin: "ignore", stdout: "ignore", stderr: "ignore" }).exitCode === 0;
 }
 
+/** {@link runsToSuccess} without waiting. */
+async function willRunToSuccess(cmd: string[]): Promise<boolean> {
+  return (await Bun.spawn({ cmd, stdin: "ignore", stdout: "ignore", stderr: "ignore" }).exited) === 0;
+}
+
 interface Libc {
   flock(fd: number, operation: number): number;
   getrlimit(resource: number, limits: BigUint64Array): number;
@@ -235,6 +240,10 @@ export const bunAdapter: RuntimeAdapter = {
     // In a compiled gateway, execPath is the gateway: BUN_BE_BUN=1 makes it act as the bun CLI
     // instead of re-running the gateway. Under plain `bun`, the variable is harmless.
     return { cmd: [process.execPath], env: { BUN_BE_BUN: "1" } };
+  },
+
+  prepareSpawning() {
+    return probeParentDeathAhead(willRunToSuccess);
   },
 
   startupDone() {

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type DenoNet, denoRawSockets } from "./deno-sockets.ts";
-import { parentDeathPrefix, requireExecutable } from "./parent-death.ts";
+import { parentDeathPrefix, probeParentDeathAhead, requireExecutable } from "./parent-death.ts";
 import { raiseNoFile } from "./rlimit.ts";
 import type {
   ChildProcess,
@@ -29,6 +29,7 @@ interface DenoApi {
     },
   ) => {
     outputSync(): { code: number };
+    output(): Promise<{ code: number }>;
     spawn(): {
       pid: number;
       stdout: ReadableStream<Uint8Array>;
@@ -93,6 +94,22 @@ function runsToSuccess(cmd: string[]): boolean {
       new Deno.Command(program!, { args, stdin: "null", stdout: "null", stderr: "null" }).outputSync()
         .code === 0
     );
+  } catch {
+    return false;
+  }
+}
+
+/** {@link runsToSuccess} without waiting. */
+async function willRunToSuccess(cmd: string[]): Promise<boolean> {
+  const [program, ...args] = cmd;
+  try {
+    const { code } = await new Deno.Command(program!, {
+      args,
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    return code === 0;
   } catch {
     return false;
   }
@@ -206,6 +223,10 @@ export const denoAdapter: RuntimeAdapter = {
     // Deno does not raise the soft limit itself (Bun does).
     const lib = openLibc();
     return lib ? raiseNoFile(lib, Deno.build.os === "darwin" ? 8 : 7) : undefined;
+  },
+
+  prepareSpawning() {
+    return probeParentDeathAhead(willRunToSuccess);
   },
 
   startupDone() {

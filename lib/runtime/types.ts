@@ -77,6 +77,12 @@ export interface RuntimeAdapter {
    */
   startupDone(): void;
   /**
+   * Starts the one-time work the first spawn would otherwise wait for (the parent-death probe,
+   * lib/runtime/parent-death.ts), so it runs while the gateway loads; resolves when it is done.
+   * Spawning before then is correct, only slower.
+   */
+  prepareSpawning(): Promise<void>;
+  /**
    * Takes an exclusive advisory lock (flock(2)) on the open file `fd` without waiting: true if
    * taken, false if another open file holds it. The kernel releases it when `fd` is closed or the
    * process dies, however it dies, so a lock is never left behind. Absent where the runtime
