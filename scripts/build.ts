@@ -15,7 +15,7 @@ export const BUILD_FLAGS = [
   "--minify-syntax",
   // ES modules, split at each dynamic import: a chunk (the HTTP app, MCP, the spec worker's
   // parser) is loaded when first imported, not parsed with the start-up code. Measured: boot
-  // −0.9 ms, RSS with 50 ready providers −1.4 MB (anonymous memory).
+  // −0.9 ms, RSS with 50 ready providers −1.1 to −1.3 MB (bench/supervisor/memory.ts).
   "--format=esm",
   "--splitting",
   // The JIT starts 20× more reluctant to tier up, so the run-once code of start-up (module
