@@ -4,7 +4,7 @@
  * from a wrong one without any lookup. Only the SHA-256 hash is kept (in the registry); a token
  * is found by its hash and compared in constant time. Tokens are never logged.
  */
-import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { nodeCrypto } from "../node-crypto.ts";
 
 const PREFIX = "gwp_";
 const ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
@@ -25,13 +25,16 @@ function base62(bytes: Uint8Array, length: number): string {
 
 /** The checksum of a token's random part: the first bytes of its SHA-256, in base62. */
 function checksum(random: string): string {
-  return base62(createHash("sha256").update(`${PREFIX}${random}`).digest().subarray(0, 6), CHECKSUM_CHARS);
+  return base62(
+    nodeCrypto().createHash("sha256").update(`${PREFIX}${random}`).digest().subarray(0, 6),
+    CHECKSUM_CHARS,
+  );
 }
 
 /** A new provider token. */
 export function mintToken(): string {
   // 17 random bytes hold the 22 base62 characters' 131 bits.
-  const random = base62(randomBytes(17), RANDOM_CHARS);
+  const random = base62(nodeCrypto().randomBytes(17), RANDOM_CHARS);
   return `${PREFIX}${random}${checksum(random)}`;
 }
 
@@ -48,14 +51,14 @@ export function tokenShape(token: string): TokenShape {
 
 /** The hash the registry keeps of a token (hex SHA-256). */
 export function hashToken(token: string): string {
-  return createHash("sha256").update(token).digest("hex");
+  return nodeCrypto().createHash("sha256").update(token).digest("hex");
 }
 
 /** Compares two hex hashes in constant time. */
 export function sameHash(a: string, b: string): boolean {
   const left = Buffer.from(a, "hex");
   const right = Buffer.from(b, "hex");
-  return left.length === right.length && left.length > 0 && timingSafeEqual(left, right);
+  return left.length === right.length && left.length > 0 && nodeCrypto().timingSafeEqual(left, right);
 }
 
 /** Compares a secret with another in constant time, whatever their lengths (by their hashes). */

@@ -18,8 +18,8 @@
  * MAX_DATA_CONNECTIONS data connections per session; an agent past any bound, or sending what the
  * protocol does not have, is disconnected.
  */
-import { randomBytes } from "node:crypto";
 import type { Logger } from "../logger.ts";
+import { nodeCrypto } from "../node-crypto.ts";
 import type {
   ControlChannel,
   ControlHandler,
@@ -175,7 +175,7 @@ export class Tunnels implements TunnelGate {
       keeper.note(`tunnel ${current.id} ${why}`);
       this.logger.warn(`Provider "${code}": tunnel ${why}`, { provider: code });
     }
-    const id = randomBytes(12).toString("base64url");
+    const id = nodeCrypto().randomBytes(12).toString("base64url");
     const upstreamHost = request.headers.get("x-gateway-upstream-host") ?? code;
     const upstreamOrigin = request.headers.get("x-gateway-upstream-origin") ?? `http://${upstreamHost}`;
     const session: Session = {

@@ -1,5 +1,5 @@
-import { createHash } from "node:crypto";
 import { stringify as stringifyYaml } from "yaml";
+import { nodeCrypto } from "../node-crypto.ts";
 import type { OpenApiDocument } from "./load.ts";
 
 /** A built document, ready to send: bytes encoded once, an ETag per representation. */
@@ -32,7 +32,7 @@ export class DocumentCache {
     const document = this.#build();
     // Compact: the document is for programs (and /docs); at tens of megabytes, indentation doubles it.
     const json = new TextEncoder().encode(JSON.stringify(document));
-    const hash = createHash("sha256").update(json).digest("base64url").slice(0, 32);
+    const hash = nodeCrypto().createHash("sha256").update(json).digest("base64url").slice(0, 32);
     let yaml: { body: Uint8Array<ArrayBuffer>; etag: string } | undefined;
     this.#current = {
       revision,
