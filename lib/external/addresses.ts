@@ -5,7 +5,6 @@
  * that was checked, never to a fresh lookup: a name that later resolves elsewhere (DNS
  * rebinding) cannot redirect traffic. Addresses are read with ipaddr.js, not string prefixes.
  */
-import { promises as dns } from "node:dns";
 import ipaddr from "ipaddr.js";
 
 type Address = ipaddr.IPv4 | ipaddr.IPv6;
@@ -125,6 +124,14 @@ function describe(range: string): string {
   return words[range] ?? range;
 }
 
+/**
+ * `node:dns`'s promises, loaded on first use: a gateway with no external provider and no
+ * `--resolver` never needs it (importing it costs 0.24–0.48 ms of every start, measured).
+ */
+function dnsPromises(): typeof import("node:dns").promises {
+  return (process.getBuiltinModule("node:dns") as typeof import("node:dns")).promises;
+}
+
 /** Resolves a host name to all its addresses. */
 export type Resolve = (host: string) => Promise<string[]>;
 
@@ -135,9 +142,10 @@ export type Resolve = (host: string) => Promise<string[]>;
 export function resolverFor(server?: string): Resolve {
   if (!server) {
     return async (host) =>
-      (await dns.lookup(host, { all: true, verbatim: true })).map((entry) => entry.address);
+      (await dnsPromises().lookup(host, { all: true, verbatim: true })).map((entry) => entry.address);
   }
-  const resolver = new dns.Resolver({ timeout: 2000, tries: 2 });
+  // Made at once: a server setServers refuses stops the start, not the first registration.
+  const resolver = new (dnsPromises().Resolver)({ timeout: 2000, tries: 2 });
   resolver.setServers([server]);
   return async (host) => {
     const [v4, v6] = await Promise.allSettled([resolver.resolve4(host), resolver.resolve6(host)]);
