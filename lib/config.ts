@@ -1,10 +1,10 @@
 import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
-import { parse as parseYaml } from "yaml";
 import type { z } from "zod";
 import { parseDuration } from "./duration.ts";
 import { LOG_LEVELS, type LogFormat, type LogLevel } from "./logger.ts";
+import { yamlPackage } from "./runtime/yaml.ts";
 import { SETTINGS, type Setting, type SettingName, settingsHelp } from "./settings.ts";
 import { closest } from "./suggest.ts";
 
@@ -185,7 +185,7 @@ function readConfigFile(path: string, readFile: ReadFile, required: boolean): Ma
   }
   let data: unknown;
   try {
-    data = parseYaml(source);
+    data = yamlPackage().parse(source);
   } catch (error) {
     throw new UsageError(`Config file ${path} is not valid YAML: ${(error as Error).message.split("\n")[0]}`);
   }

@@ -1,8 +1,7 @@
 import { readFileSync } from "node:fs";
-import { isScalar, parseDocument } from "yaml";
 import { z } from "zod";
 import { parseDuration } from "./duration.ts";
-import { nativeYamlParse } from "./runtime/yaml.ts";
+import { nativeYamlParse, yamlPackage } from "./runtime/yaml.ts";
 import { closest } from "./suggest.ts";
 
 /** `code` as Core defines it. */
@@ -247,6 +246,7 @@ function readYaml(text: string, file: string): unknown {
       // Parse again below, for a message that says where.
     }
   }
+  const { parseDocument, isScalar } = yamlPackage();
   const doc = parseDocument(text, { prettyErrors: true });
   if (doc.errors.length > 0) {
     throw new ManifestError(file, "", `is not valid YAML: ${doc.errors[0]!.message.split("\n")[0]}`);

@@ -9,10 +9,9 @@ import {
   writeSync,
 } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { z } from "zod";
 import { withFileLock } from "./file-lock.ts";
-import { nativeYamlParse } from "./runtime/yaml.ts";
+import { nativeYamlParse, yamlPackage } from "./runtime/yaml.ts";
 
 const ExternalSchema = z.strictObject({
   /** sha256 of the provider token, hex; the token itself is never stored. */
@@ -70,7 +69,7 @@ function parseYamlText(text: string): unknown {
       // Below, for the message.
     }
   }
-  return parseYaml(text);
+  return yamlPackage().parse(text);
 }
 
 export class Registry {
@@ -179,7 +178,7 @@ export class Registry {
 
   /** Writes the registry atomically. */
   save(): void {
-    const body = stringifyYaml({ version: 1, providers: this.list() });
+    const body = yamlPackage().stringify({ version: 1, providers: this.list() });
     const temp = join(dirname(this.file), `.${basename(this.file)}.${process.pid}.${Date.now()}.tmp`);
     const text = `# Written by the gateway; edit with \`gateway providers\`, or by hand (a running gateway applies it).\n${body}`;
     const bytes = Buffer.from(text);

@@ -1,9 +1,9 @@
 import { existsSync, readFileSync, realpathSync, statSync } from "node:fs";
 import { isAbsolute, join, relative, resolve, sep } from "node:path";
-import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import type { Manifest } from "./manifest.ts";
 import { findOnPath, isExecutableFile } from "./runtime/executables.ts";
+import { yamlPackage } from "./runtime/yaml.ts";
 import { BUILTIN_RUNTIMES } from "./runtimes.defaults.ts";
 import { closest } from "./suggest.ts";
 
@@ -61,7 +61,7 @@ export class RuntimeRegistry {
     if (!existsSync(file)) return;
     let data: unknown;
     try {
-      data = parseYaml(readFileSync(file, "utf8"));
+      data = yamlPackage().parse(readFileSync(file, "utf8"));
     } catch (error) {
       throw new Error(`Cannot load runtimes file ${file}: ${(error as Error).message.split("\n")[0]}`);
     }
