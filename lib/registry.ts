@@ -9,39 +9,40 @@ import {
   writeSync,
 } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { z } from "zod";
+import * as z from "zod/mini";
 import { withFileLock } from "./file-lock.ts";
 import { nativeYamlParse, yamlPackage } from "./runtime/yaml.ts";
+import "./zod-setup.ts";
 
 const ExternalSchema = z.strictObject({
   /** sha256 of the provider token, hex; the token itself is never stored. */
-  token_sha256: z.string().optional(),
+  token_sha256: z.optional(z.string()),
   /** The token replaced by the last rotation, valid until `previous_expires_at`. */
-  previous_token_sha256: z.string().optional(),
-  previous_expires_at: z.string().optional(),
+  previous_token_sha256: z.optional(z.string()),
+  previous_expires_at: z.optional(z.string()),
   /** The agent's URL, as last registered. */
-  url: z.string().optional(),
-  namespace: z.string().optional(),
-  name: z.string().optional(),
-  heartbeat_interval_ms: z.number().int().positive().optional(),
-  health_path: z.string().optional(),
+  url: z.optional(z.string()),
+  namespace: z.optional(z.string()),
+  name: z.optional(z.string()),
+  heartbeat_interval_ms: z.optional(z.number().check(z.int(), z.positive())),
+  health_path: z.optional(z.string()),
 });
 export type ExternalRecord = z.infer<typeof ExternalSchema>;
 
 export const RegistryEntrySchema = z.strictObject({
   code: z.string(),
-  version: z.string().optional(),
-  enabled: z.boolean().default(true),
+  version: z.optional(z.string()),
+  enabled: z._default(z.boolean(), true),
   installed_at: z.string(),
   /** Absolute provider directory, for discovered providers. */
-  source: z.string().optional(),
-  external: ExternalSchema.optional(),
+  source: z.optional(z.string()),
+  external: z.optional(ExternalSchema),
 });
 export type RegistryEntry = z.infer<typeof RegistryEntrySchema>;
 
 const RegistryFileSchema = z.strictObject({
-  version: z.literal(1).default(1),
-  providers: z.array(RegistryEntrySchema).default([]),
+  version: z._default(z.literal(1), 1),
+  providers: z._default(z.array(RegistryEntrySchema), []),
 });
 
 /** Raised when the registry file exists but cannot be used; it has been moved to `keptAs`. */

@@ -1,29 +1,30 @@
 import { existsSync, readFileSync, realpathSync, statSync } from "node:fs";
 import { isAbsolute, join, relative, resolve, sep } from "node:path";
-import { z } from "zod";
+import * as z from "zod/mini";
 import type { Manifest } from "./manifest.ts";
 import { findOnPath, isExecutableFile } from "./runtime/executables.ts";
 import { yamlPackage } from "./runtime/yaml.ts";
 import { BUILTIN_RUNTIMES } from "./runtimes.defaults.ts";
 import { closest } from "./suggest.ts";
+import "./zod-setup.ts";
 
 export const RuntimeDefinitionSchema = z.strictObject({
-  description: z.string().default(""),
+  description: z._default(z.string(), ""),
   /** Which manifest field names the program: `binary`, `entry`, or `nothing` (external). */
   requires: z.enum(["binary", "entry", "nothing"]),
   command: z.array(z.string()),
-  env: z.record(z.string(), z.string()).default({}),
+  env: z._default(z.record(z.string(), z.string()), {}),
   /**
    * The command ends itself when the gateway dies, even by SIGKILL (as `bun run --no-orphans`
    * does with the kernel's parent-death signal), so the gateway need not wrap it in
    * `setpriv --pdeathsig`: one exec less per start.
    */
-  dies_with_gateway: z.boolean().default(false),
+  dies_with_gateway: z._default(z.boolean(), false),
 });
 export type RuntimeDefinition = z.infer<typeof RuntimeDefinitionSchema>;
 
 const RuntimesFileSchema = z.strictObject({
-  runtimes: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]*$/), RuntimeDefinitionSchema),
+  runtimes: z.record(z.string().check(z.regex(/^[a-z0-9][a-z0-9_-]*$/)), RuntimeDefinitionSchema),
 });
 
 /** Raised when a provider cannot be launched; `field` names the manifest field at fault. */

@@ -5,9 +5,10 @@
  * README's table of flags is generated from it (`bun scripts/settings-table.ts`; a test keeps the
  * README in step), so the lists cannot drift apart.
  */
-import { z } from "zod";
+import * as z from "zod/mini";
 import { parseDuration, parseSize } from "./duration.ts";
 import { LOG_LEVELS } from "./logger.ts";
+import "./zod-setup.ts";
 
 /** One setting. A `switch` is a flag without a value (`--no-watch`); in a config file, `true` or `false`. */
 export interface Setting {
@@ -17,7 +18,7 @@ export interface Setting {
   file: string;
   kind: "value" | "switch";
   /** Turns the text given (flag, variable, or file value as text) into the value; its message says what to use. */
-  schema: z.ZodType<unknown, string>;
+  schema: z.ZodMiniType<unknown, string>;
   /** The text used when nothing is given; undefined: no value (or derived, see `defaultText`). */
   default?: string;
   /** The default as documented, when it is not a plain text (`<providers-dir>/registry.yaml`). */
@@ -28,25 +29,34 @@ export interface Setting {
   help: string;
 }
 
-const text = z.string().min(1, "give a value");
+/** Text turned into a value by `convert`, which returns `fail` for text it cannot use (the message then says what to give). */
+const converted = <T>(message: string, convert: (value: string, fail: typeof z.NEVER) => T) =>
+  z.pipe(
+    z.string(),
+    z.transform((value: string, ctx) => {
+      const result = convert(value, z.NEVER);
+      if (result === z.NEVER) ctx.issues.push({ code: "custom", message, input: value });
+      return result;
+    }),
+  );
+/** A whole number (of digits) that `accepts`. */
+const wholeNumber = (message: string, accepts: (n: number) => boolean) =>
+  z.pipe(z.string().check(z.regex(/^\d+$/, message)), z.transform(Number)).check(z.refine(accepts, message));
+
+const text = z.string().check(z.minLength(1, "give a value"));
 const size = (what: string, min: number, max: number, example: string) =>
-  z.string().transform((value, ctx) => {
+  converted(`use a ${what} such as ${example}`, (value, fail) => {
     const bytes = parseSize(value);
-    if (bytes === undefined || bytes < min || bytes > max) {
-      ctx.addIssue({ code: "custom", message: `use a ${what} such as ${example}` });
-      return z.NEVER;
-    }
-    return bytes;
+    return bytes === undefined || bytes < min || bytes > max ? fail : bytes;
   });
-const duration = z.string().transform((value, ctx) => {
+const duration = converted("use a duration such as 500ms, 10s or 2m", (value, fail) => {
   const ms = parseDuration(value);
-  if (ms === undefined || ms <= 0) {
-    ctx.addIssue({ code: "custom", message: "use a duration such as 500ms, 10s or 2m" });
-    return z.NEVER;
-  }
-  return ms;
+  return ms === undefined || ms <= 0 ? fail : ms;
 });
-const on = z.string().transform(() => true);
+const on = z.pipe(
+  z.string(),
+  z.transform(() => true),
+);
 
 export const SETTINGS = {
   providersDir: {
@@ -64,7 +74,9 @@ export const SETTINGS = {
     env: "GATEWAY_HOST",
     file: "host",
     kind: "value",
-    schema: z.string().refine((v) => v.length > 0 && !/[\s/]/.test(v), "use an address such as 127.0.0.1"),
+    schema: z
+      .string()
+      .check(z.refine((v: string) => v.length > 0 && !/[\s/]/.test(v), "use an address such as 127.0.0.1")),
     default: "127.0.0.1",
     value: "HOST",
     help: "the address to listen on",
@@ -74,11 +86,7 @@ export const SETTINGS = {
     env: "GATEWAY_PORT",
     file: "port",
     kind: "value",
-    schema: z
-      .string()
-      .regex(/^\d+$/, "use a number from 0 to 65535 (0 = ephemeral)")
-      .transform(Number)
-      .refine((port) => port <= 65535, "use a number from 0 to 65535 (0 = ephemeral)"),
+    schema: wholeNumber("use a number from 0 to 65535 (0 = ephemeral)", (port) => port <= 65535),
     default: "8080",
     value: "PORT",
     help: "the port to listen on; 0 picks a free one",
@@ -118,16 +126,18 @@ export const SETTINGS = {
     env: "GATEWAY_PUBLIC_URL",
     file: "public_url",
     kind: "value",
-    schema: z.string().refine((value) => {
-      try {
-        const url = new URL(value);
-        return (
-          (url.protocol === "http:" || url.protocol === "https:") && url.search === "" && url.hash === ""
-        );
-      } catch {
-        return false;
-      }
-    }, "use the base URL agents reach the gateway at, such as https://gateway.example.com"),
+    schema: z.string().check(
+      z.refine((value: string) => {
+        try {
+          const url = new URL(value);
+          return (
+            (url.protocol === "http:" || url.protocol === "https:") && url.search === "" && url.hash === ""
+          );
+        } catch {
+          return false;
+        }
+      }, "use the base URL agents reach the gateway at, such as https://gateway.example.com"),
+    ),
     defaultText: "the listener's URL",
     value: "URL",
     help: "the base URL handed to external agents (never taken from request headers)",
@@ -166,11 +176,14 @@ export const SETTINGS = {
     env: "GATEWAY_EXTERNAL_ALLOW",
     file: "external_allow",
     kind: "value",
-    schema: z.string().transform((value) =>
-      value
-        .split(",")
-        .map((item) => item.trim())
-        .filter(Boolean),
+    schema: z.pipe(
+      z.string(),
+      z.transform((value: string) =>
+        value
+          .split(",")
+          .map((item) => item.trim())
+          .filter(Boolean),
+      ),
     ),
     defaultText: "none",
     value: "CIDR|HOST,...",
@@ -183,9 +196,11 @@ export const SETTINGS = {
     kind: "value",
     schema: z
       .string()
-      .regex(
-        /^(\[[0-9a-fA-F:]+\]|[^:\s]+)(:\d+)?$/,
-        "use a DNS server as HOST or HOST:PORT, such as 10.0.0.2:53",
+      .check(
+        z.regex(
+          /^(\[[0-9a-fA-F:]+\]|[^:\s]+)(:\d+)?$/,
+          "use a DNS server as HOST or HOST:PORT, such as 10.0.0.2:53",
+        ),
       ),
     defaultText: "the system's (getaddrinfo)",
     value: "HOST:PORT",
@@ -196,14 +211,10 @@ export const SETTINGS = {
     env: "GATEWAY_MAX_BODY_SIZE",
     file: "max_body_size",
     kind: "value",
-    schema: z.string().transform((value, ctx) => {
+    schema: converted("use a size such as 512kb, 10mb or 1gb, or none", (value, fail) => {
       if (value === "none") return undefined;
       const bytes = parseSize(value);
-      if (bytes === undefined || bytes <= 0) {
-        ctx.addIssue({ code: "custom", message: "use a size such as 512kb, 10mb or 1gb, or none" });
-        return z.NEVER;
-      }
-      return bytes;
+      return bytes === undefined || bytes <= 0 ? fail : bytes;
     }),
     defaultText: "none",
     value: "SIZE",
@@ -244,11 +255,7 @@ export const SETTINGS = {
     env: "GATEWAY_MAX_CONNECTIONS",
     file: "max_connections",
     kind: "value",
-    schema: z
-      .string()
-      .regex(/^\d+$/, "use a whole number of 1 or more")
-      .transform(Number)
-      .refine((n) => n >= 1, "use a whole number of 1 or more"),
+    schema: wholeNumber("use a whole number of 1 or more", (n) => n >= 1),
     defaultText: "(open-file limit - 512) / 2",
     value: "N",
     help: "client connections at once; past it, 503 and close",
