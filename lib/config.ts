@@ -4,7 +4,7 @@ import { join, resolve } from "node:path";
 import type { z } from "zod";
 import { parseDuration } from "./duration.ts";
 import { LOG_LEVELS, type LogFormat, type LogLevel } from "./logger.ts";
-import { yamlPackage } from "./runtime/yaml.ts";
+import { yamlPackage } from "./runtime/packages.ts";
 import { SETTINGS, type Setting, type SettingName, settingsHelp } from "./settings.ts";
 import { closest } from "./suggest.ts";
 

@@ -1,7 +1,8 @@
 import { readFileSync } from "node:fs";
 import * as z from "zod/mini";
 import { parseDuration } from "./duration.ts";
-import { nativeYamlParse, yamlPackage } from "./runtime/yaml.ts";
+import { yamlPackage } from "./runtime/packages.ts";
+import { nativeYamlParse } from "./runtime/yaml.ts";
 import { closest } from "./suggest.ts";
 import "./zod-setup.ts";
 

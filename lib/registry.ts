@@ -11,7 +11,8 @@ import {
 import { basename, dirname, join } from "node:path";
 import * as z from "zod/mini";
 import { withFileLock } from "./file-lock.ts";
-import { nativeYamlParse, yamlPackage } from "./runtime/yaml.ts";
+import { yamlPackage } from "./runtime/packages.ts";
+import { nativeYamlParse } from "./runtime/yaml.ts";
 import "./zod-setup.ts";
 
 const ExternalSchema = z.strictObject({

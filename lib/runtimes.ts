@@ -3,7 +3,7 @@ import { isAbsolute, join, relative, resolve, sep } from "node:path";
 import * as z from "zod/mini";
 import type { Manifest } from "./manifest.ts";
 import { findOnPath, isExecutableFile } from "./runtime/executables.ts";
-import { yamlPackage } from "./runtime/yaml.ts";
+import { yamlPackage } from "./runtime/packages.ts";
 import { BUILTIN_RUNTIMES } from "./runtimes.defaults.ts";
 import { closest } from "./suggest.ts";
 import "./zod-setup.ts";

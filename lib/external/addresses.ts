@@ -5,14 +5,14 @@
  * that was checked, never to a fresh lookup: a name that later resolves elsewhere (DNS
  * rebinding) cannot redirect traffic. Addresses are read with ipaddr.js, not string prefixes.
  */
-import ipaddr from "ipaddr.js";
+import type ipaddr from "ipaddr.js";
+import { ipaddrPackage } from "../runtime/packages.ts";
 
 type Address = ipaddr.IPv4 | ipaddr.IPv6;
 
 /** Cloud metadata services, by address: never an agent, whatever the allow list says. */
-const METADATA = ["169.254.169.254", "fd00:ec2::254", "100.100.100.200", "169.254.170.2"].map((a) =>
-  ipaddr.parse(a),
-);
+const METADATA_ADDRESSES = ["169.254.169.254", "fd00:ec2::254", "100.100.100.200", "169.254.170.2"];
+let metadata: Address[] | undefined;
 
 /** ipaddr.js ranges that are never an agent's: nobody, everybody, link-local, multicast, reserved. */
 const NEVER = new Set([
@@ -53,12 +53,12 @@ export function allowRules(entries: readonly string[], gatewayOnLoopback: boolea
   for (const entry of entries) {
     if (entry.includes("/")) {
       try {
-        rules.ranges.push(ipaddr.parseCIDR(entry));
+        rules.ranges.push(ipaddrPackage().parseCIDR(entry));
       } catch {
         throw new AllowRuleError(`--external-allow: "${entry}" is not a CIDR such as 10.0.0.0/8`);
       }
-    } else if (ipaddr.isValid(entry)) {
-      const address = ipaddr.parse(entry);
+    } else if (ipaddrPackage().isValid(entry)) {
+      const address = ipaddrPackage().parse(entry);
       rules.ranges.push([address, address.kind() === "ipv4" ? 32 : 128]);
     } else if (/^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/i.test(entry)) {
       rules.names.push(entry.toLowerCase());
@@ -82,19 +82,21 @@ function nameAllowed(host: string, rules: AllowRules): boolean {
  * multicast and IPv4-mapped IPv6 addresses never are.
  */
 export function addressVerdict(text: string, host: string, rules: AllowRules): string | null {
+  const ip = ipaddrPackage();
   let address: Address;
   try {
-    address = ipaddr.parse(text);
+    address = ip.parse(text);
   } catch {
     return `${text} is not an IP address`;
   }
   const range = address.range();
-  if (METADATA.some((m) => m.kind() === address.kind() && m.toString() === address.toString())) {
+  metadata ??= METADATA_ADDRESSES.map((a) => ip.parse(a));
+  if (metadata.some((m) => m.kind() === address.kind() && m.toString() === address.toString())) {
     return `${text} is a cloud metadata address`;
   }
   if (
     NEVER.has(range) ||
-    (address.kind() === "ipv4" && (address as ipaddr.IPv4).match(ipaddr.parseCIDR("0.0.0.0/8")))
+    (address.kind() === "ipv4" && (address as ipaddr.IPv4).match(ip.parseCIDR("0.0.0.0/8")))
   ) {
     return `${text} is a ${describe(range)} address, which is never an agent's`;
   }
@@ -196,7 +198,7 @@ export async function checkAgentUrl(
   if (url.search || url.hash) throw new Error("the URL may not have a query or a fragment");
   const host = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
   let addresses: string[];
-  if (ipaddr.isValid(host)) addresses = [host];
+  if (ipaddrPackage().isValid(host)) addresses = [host];
   else {
     try {
       addresses = await resolve(host);
@@ -219,6 +221,6 @@ export async function checkAgentUrl(
     host,
     port: Number(url.port || (protocol === "https" ? 443 : 80)),
     basePath: url.pathname.replace(/\/+$/, ""),
-    address: ipaddr.parse(addresses[0]!).toString(),
+    address: ipaddrPackage().parse(addresses[0]!).toString(),
   };
 }
