@@ -29,12 +29,12 @@ export interface Setting {
   help: string;
 }
 
-/** Text turned into a value by `convert`, which returns `fail` for text it cannot use (the message then says what to give). */
-const converted = <T>(message: string, convert: (value: string, fail: typeof z.NEVER) => T) =>
+/** Text turned into a value by `convert`, which returns `z.NEVER` for text it cannot use (the message then says what to give). */
+const converted = <T>(message: string, convert: (value: string) => T) =>
   z.pipe(
     z.string(),
     z.transform((value: string, ctx) => {
-      const result = convert(value, z.NEVER);
+      const result = convert(value);
       if (result === z.NEVER) ctx.issues.push({ code: "custom", message, input: value });
       return result;
     }),
@@ -45,13 +45,13 @@ const wholeNumber = (message: string, accepts: (n: number) => boolean) =>
 
 const text = z.string().check(z.minLength(1, "give a value"));
 const size = (what: string, min: number, max: number, example: string) =>
-  converted(`use a ${what} such as ${example}`, (value, fail) => {
+  converted(`use a ${what} such as ${example}`, (value) => {
     const bytes = parseSize(value);
-    return bytes === undefined || bytes < min || bytes > max ? fail : bytes;
+    return bytes === undefined || bytes < min || bytes > max ? z.NEVER : bytes;
   });
-const duration = converted("use a duration such as 500ms, 10s or 2m", (value, fail) => {
+const duration = converted("use a duration such as 500ms, 10s or 2m", (value) => {
   const ms = parseDuration(value);
-  return ms === undefined || ms <= 0 ? fail : ms;
+  return ms === undefined || ms <= 0 ? z.NEVER : ms;
 });
 const on = z.pipe(
   z.string(),
@@ -211,10 +211,10 @@ export const SETTINGS = {
     env: "GATEWAY_MAX_BODY_SIZE",
     file: "max_body_size",
     kind: "value",
-    schema: converted("use a size such as 512kb, 10mb or 1gb, or none", (value, fail) => {
+    schema: converted("use a size such as 512kb, 10mb or 1gb, or none", (value) => {
       if (value === "none") return undefined;
       const bytes = parseSize(value);
-      return bytes === undefined || bytes <= 0 ? fail : bytes;
+      return bytes === undefined || bytes <= 0 ? z.NEVER : bytes;
     }),
     defaultText: "none",
     value: "SIZE",

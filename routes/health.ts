@@ -4,12 +4,14 @@ import { answerOptions, problemResponse } from "../lib/problem.ts";
 import { answers, HEALTHY_BODY, READY_BODY } from "../lib/proxy/answers.ts";
 import type { AppEnv } from "./env.ts";
 
-/**
- * `/healthz` (the gateway runs) and `/readyz` (every enabled local provider is ready). The
- * byte-level front answers GET and HEAD of both itself (lib/proxy/front/client-side.ts, with the
- * same answers), so these answer only where the app is reached directly (an in-process app in tests).
- */
 const JSON_TYPE = { "content-type": "application/json" };
+
+/**
+ * `/healthz` (the gateway runs) and `/readyz` (every enabled local provider is ready). Where the
+ * byte-level front runs (Bun), it answers GET and HEAD of both itself with the same answers
+ * (lib/proxy/front/client-side.ts); these serve where the app is the listener (Deno,
+ * GATEWAY_PROXY_MODE=fetch).
+ */
 
 export function healthRoutes(gateway: Gateway): Hono<AppEnv> {
   const app = new Hono<AppEnv>();

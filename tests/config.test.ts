@@ -205,6 +205,18 @@ describe("parseCommandLine usage errors", () => {
     expect(usageError([flag, value]).message).toContain(flag);
   });
 
+  test.each([
+    ["--max-body-size", "huge", "use a size such as 512kb, 10mb or 1gb, or none"],
+    ["--max-header-size", "big", "use a size from 1kb to 16mb such as 64kb"],
+    ["--header-timeout", "soon", "use a duration such as 500ms, 10s or 2m"],
+    ["--port", "http", "use a number from 0 to 65535 (0 = ephemeral)"],
+    ["--port", "70000", "use a number from 0 to 65535 (0 = ephemeral)"],
+    ["--max-connections", "0", "use a whole number of 1 or more"],
+    ["--log-format", "xml", "use pretty or json"],
+  ])("parseCommandLine refusing %s %p says what to give", (flag, value, advice) => {
+    expect(usageError([flag, value]).message).toBe(`Invalid ${flag} "${value}": ${advice}`);
+  });
+
   test("parseCommandLine reads the timeouts as durations and --max-connections as a count", () => {
     const config = serve(["--header-timeout", "500ms", "--idle-timeout=30s", "--max-connections", "64"]);
     expect([config.headerTimeoutMs, config.idleTimeoutMs, config.maxConnections]).toEqual([500, 30_000, 64]);

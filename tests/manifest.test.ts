@@ -244,6 +244,16 @@ timeout: 250ms
     expect(manifestError(`code: w\n${line}\n`).field).toBe(field);
   });
 
+  test("parseManifest's messages say what is wrong in English: a bad duration, a wrong type, a number out of range", () => {
+    expect(manifestError("code: w\nhold: soon\n").reason).toBe(
+      "is not a duration (use 250ms, 2s, 1m or whole milliseconds): soon",
+    );
+    const wrongType = manifestError("code: w\nport: eighty\n");
+    expect(wrongType.field).toBe("port");
+    expect(wrongType.reason).toBe("Invalid input: expected number, received string");
+    expect(manifestError("code: w\nport: 70000\n").reason).toContain("Too big");
+  });
+
   test("parseManifest warns about an unknown key and suggests the closest known one", () => {
     const { manifest, warnings } = parseManifest("code: w\nnamspace: /api/x\n", FILE);
     expect(warnings).toHaveLength(1);

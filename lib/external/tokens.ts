@@ -4,7 +4,7 @@
  * from a wrong one without any lookup. Only the SHA-256 hash is kept (in the registry); a token
  * is found by its hash and compared in constant time. Tokens are never logged.
  */
-import { nodeCrypto } from "../node-crypto.ts";
+import { nodeCrypto } from "../runtime/packages.ts";
 
 const PREFIX = "gwp_";
 const ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";

@@ -19,7 +19,6 @@
  * protocol does not have, is disconnected.
  */
 import type { Logger } from "../logger.ts";
-import { nodeCrypto } from "../node-crypto.ts";
 import type {
   ControlChannel,
   ControlHandler,
@@ -28,6 +27,7 @@ import type {
   TunnelRequest,
   TunnelVerdict,
 } from "../proxy/front/reverse.ts";
+import { nodeCrypto } from "../runtime/packages.ts";
 import { ExternalError, type ExternalProviders } from "./externals.ts";
 import type { ExternalProvider } from "./provider.ts";
 

@@ -1,5 +1,5 @@
 import { stringify as stringifyYaml } from "yaml";
-import { nodeCrypto } from "../node-crypto.ts";
+import { nodeCrypto } from "../runtime/packages.ts";
 import type { OpenApiDocument } from "./load.ts";
 
 /** A built document, ready to send: bytes encoded once, an ETag per representation. */

@@ -1,6 +1,7 @@
 /**
- * npm packages loaded on first use, synchronously: a start that never needs one never
- * evaluates it. Bun's `require` works in an ES module (its bundler puts the package in the
+ * Modules loaded on first use, synchronously: a start that never needs one never evaluates it.
+ * Node built-ins come through `process.getBuiltinModule` (Bun and Deno alike). For npm packages,
+ * Bun's `require` works in an ES module (its bundler puts the package in the
  * executable and runs it on the first call); Deno has no `require` in ES modules, so there the
  * package comes through `createRequire` from `node:module`. Each package needs its own literal
  * `require("…")` for the bundler to find it.
@@ -18,6 +19,24 @@ function denoRequire<T>(id: string): T {
 
 let yaml: YamlPackage | undefined;
 let ipaddr: IpaddrPackage | undefined;
+let crypto: typeof import("node:crypto") | undefined;
+
+/**
+ * `node:crypto`: a gateway that mints no token, opens no tunnel and caches no document never
+ * needs it (importing it costs about 0.45 ms of every start, measured in a compiled binary).
+ */
+export function nodeCrypto(): typeof import("node:crypto") {
+  crypto ??= process.getBuiltinModule("node:crypto") as typeof import("node:crypto");
+  return crypto;
+}
+
+/**
+ * `node:dns`'s promises: a gateway with no external provider and no `--resolver` never needs
+ * them (importing `node:dns` costs 0.24–0.48 ms of every start, measured).
+ */
+export function dnsPromises(): typeof import("node:dns").promises {
+  return (process.getBuiltinModule("node:dns") as typeof import("node:dns")).promises;
+}
 
 /**
  * The `yaml` package: manifests and the registry parse natively (lib/runtime/yaml.ts), so it is
