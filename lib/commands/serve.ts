@@ -290,7 +290,7 @@ export async function serve(
 ): Promise<number> {
   // Logs onto stderr, bounded; on a terminal, a live start-up view on stdout
   // (lib/supervisor/display.ts), but never in `gateway mcp`, whose stdout is the protocol's alone.
-  const { logger, display } = serveOutput(config, { display: !options.mcp });
+  const { logger, startDisplay } = serveOutput(config, { display: !options.mcp });
   // Signals are handled from the first moment: one that arrives while the gateway is still
   // loading, reaping orphans or opening its listener is acted on as soon as it can be.
   let onStopSignal: ((signal: string) => void) | null = null;
@@ -339,6 +339,7 @@ export async function serve(
   else process.stdout.write(`gateway listening on ${gateway.url}\n`);
   // So `gateway providers enable|disable` can tell whether this gateway took its change.
   const withdraw = announceInstance(config.registryFile, gateway.url, config.watch);
+  const display = startDisplay();
   void display?.follow(gateway);
   logger.info(
     `${gateway.providers.size} provider(s) from ${config.providersDir}; try ${gateway.url}/_gateway/providers and ${gateway.url}/openapi.json`,
