@@ -1,3 +1,4 @@
+import { closeAfterSpawn, outputPairs, type SocketPairCall, socketReadable } from "./bun-output.ts";
 import { parentDeathPrefix, probeParentDeathAhead, requireExecutable } from "./parent-death.ts";
 import { raiseNoFile } from "./rlimit.ts";
 import type {
@@ -131,6 +132,7 @@ interface Libc {
   flock(fd: number, operation: number): number;
   getrlimit(resource: number, limits: BigUint64Array): number;
   setrlimit(resource: number, limits: BigUint64Array): number;
+  socketpair: SocketPairCall;
 }
 
 /** libc through Bun's FFI, opened on first use (about 1 ms); null where it cannot be opened. */
@@ -144,12 +146,14 @@ function openLibc(): Libc | null {
       flock: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 },
       getrlimit: { args: [FFIType.i32, FFIType.ptr], returns: FFIType.i32 },
       setrlimit: { args: [FFIType.i32, FFIType.ptr], returns: FFIType.i32 },
+      socketpair: { args: [FFIType.i32, FFIType.i32, FFIType.i32, FFIType.ptr], returns: FFIType.i32 },
     });
     const symbols = lib.symbols as unknown as Record<keyof Libc, (...args: unknown[]) => number>;
     libc = {
       flock: (fd, operation) => symbols.flock(fd, operation),
       getrlimit: (resource, limits) => symbols.getrlimit(resource, limits),
       setrlimit: (resource, limits) => symbols.setrlimit(resource, limits),
+      socketpair: (domain, type, protocol, fds) => symbols.socketpair(domain, type, protocol, fds),
     };
   } catch {
     // No FFI or no glibc (musl): callers fall back (see tryLock, raiseOpenFileLimit).
@@ -168,15 +172,24 @@ export const bunAdapter: RuntimeAdapter = {
   spawn(options: SpawnOptions): ChildProcess {
     const prefix = options.diesWithParent ? [] : parentDeathPrefix(runsToSuccess);
     if (prefix.length > 0) requireExecutable(options);
-    const proc = Bun.spawn({
-      cmd: [...prefix, ...options.cmd],
-      cwd: options.cwd,
-      env: options.env,
-      stdin: "ignore",
-      stdout: "pipe",
-      stderr: "pipe",
-      detached: true,
-    });
+    // Output over the gateway's own socketpairs where it can (lib/runtime/bun-output.ts says why).
+    const pairs = outputPairs(openLibc()?.socketpair);
+    let proc: Bun.Subprocess<"ignore", "pipe" | number, "pipe" | number>;
+    let failed = true;
+    try {
+      proc = Bun.spawn({
+        cmd: [...prefix, ...options.cmd],
+        cwd: options.cwd,
+        env: options.env,
+        stdin: "ignore",
+        stdout: pairs ? pairs[0][1] : "pipe",
+        stderr: pairs ? pairs[1][1] : "pipe",
+        detached: true,
+      });
+      failed = false;
+    } finally {
+      if (pairs) closeAfterSpawn(pairs, failed);
+    }
     const exited = proc.exited.then(
       (): ExitInfo => ({
         code: proc.signalCode ? null : proc.exitCode,
@@ -185,8 +198,8 @@ export const bunAdapter: RuntimeAdapter = {
     );
     return {
       pid: proc.pid,
-      stdout: proc.stdout,
-      stderr: proc.stderr,
+      stdout: pairs ? socketReadable(pairs[0][0]) : (proc.stdout as ReadableStream<Uint8Array>),
+      stderr: pairs ? socketReadable(pairs[1][0]) : (proc.stderr as ReadableStream<Uint8Array>),
       exited,
       diesWithParent: options.diesWithParent === true || prefix.length > 0,
     };
