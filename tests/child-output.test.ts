@@ -3,8 +3,9 @@
  * gateway's own socket pairs on Linux (lib/runtime/bun-output.ts), read with backpressure.
  */
 import { afterEach, describe, expect, test } from "bun:test";
-import { readdirSync } from "node:fs";
+import { fstatSync, openSync, readdirSync } from "node:fs";
 import { bunAdapter } from "../lib/runtime/bun.ts";
+import { outputPairs } from "../lib/runtime/bun-output.ts";
 import type { ChildProcess } from "../lib/runtime/types.ts";
 
 const children: ChildProcess[] = [];
@@ -98,5 +99,36 @@ describe("a child's output", () => {
     const reader = long.stdout.getReader();
     expect(new TextDecoder().decode((await reader.read()).value)).toBe("long\n");
     reader.releaseLock();
+  });
+
+  test("a spawn that fails leaves no descriptor of its output pairs open", () => {
+    const before = readdirSync("/proc/self/fd").length;
+    for (let round = 0; round < 20; round++) {
+      expect(() =>
+        bunAdapter.spawn({
+          cmd: ["/nonexistent/provider-binary"],
+          cwd: import.meta.dir,
+          env: {},
+          diesWithParent: true,
+        }),
+      ).toThrow();
+    }
+    expect(readdirSync("/proc/self/fd").length).toBeLessThan(before + 3);
+  });
+
+  test("when the second pair cannot be made, the first is closed and the error says what to do", () => {
+    const opened: number[] = [];
+    let calls = 0;
+    // A socketpair that succeeds once (with two real descriptors), then fails as with EMFILE.
+    const call = (_domain: number, _type: number, _protocol: number, fds: Int32Array) => {
+      if (calls++ > 0) return -1;
+      fds[0] = openSync("/dev/null", "r");
+      fds[1] = openSync("/dev/null", "r");
+      opened.push(fds[0], fds[1]);
+      return 0;
+    };
+    expect(() => outputPairs(call)).toThrow(/socketpair\(2\) failed.*raise ulimit -n/);
+    expect(opened).toHaveLength(2);
+    for (const fd of opened) expect(() => fstatSync(fd)).toThrow();
   });
 });
